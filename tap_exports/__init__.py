@@ -1,0 +1,1 @@
+"""tap-exports: a Singer tap for SaaS asynchronous export APIs."""

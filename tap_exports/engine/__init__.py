@@ -1,0 +1,1 @@
+"""Provider-agnostic export lifecycle: create, poll, locate, download, decode, emit."""

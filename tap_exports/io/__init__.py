@@ -1,0 +1,1 @@
+"""Streaming byte sources and decoders for export files."""
