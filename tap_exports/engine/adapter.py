@@ -1,0 +1,100 @@
+"""What a provider module must say about one kind of export; the engine does the rest.
+
+A provider answers four questions — how to create an export, how to read its
+status, where its files are, and what a row looks like — by subclassing
+:class:`ExportAdapter`. Timing, retries, streaming, state and resumption are the
+engine's business and never appear in a provider module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tap_exports.engine.job import ExportJob, Window
+from tap_exports.engine.status import StatusMap
+from tap_exports.io.decode import CsvOptions, FileFormat
+from tap_exports.io.sources import ByteSource
+
+Row = dict[str, Any]
+RowTransform = Callable[[Row], Row]
+
+
+def keep_row(row: Row) -> Row:
+    """The identity transform, for files whose rows need no reshaping."""
+    return row
+
+
+@dataclass(frozen=True)
+class DownloadTarget:
+    """One file of an export: where its bytes come from and how to read them."""
+
+    source: ByteSource
+    format: FileFormat
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    transform: RowTransform = keep_row
+
+
+class WindowTooLargeError(Exception):
+    """Raised by :meth:`ExportAdapter.fetch_inline` when a window holds too many rows.
+
+    The engine then either runs an asynchronous export for the window (when the
+    adapter can) or splits the window in halves.
+    """
+
+
+class ExportAdapter(ABC):
+    """One bulk stream's export, as a provider does it."""
+
+    provider: str
+    statuses: StatusMap
+    #: Rows older than the window start are dropped by the engine, for providers
+    #: whose exports cannot be filtered on the server (Mailgun).
+    filters_client_side: bool = False
+
+    def windows(
+        self, bookmark: dt.datetime | None, start_date: dt.datetime | None, now: dt.datetime
+    ) -> list[Window]:
+        """The windows this run exports, oldest first. Default: one full export."""
+        del now
+        start = bookmark or start_date
+        return [Window(start, None)] if self.filters_client_side and start else [Window()]
+
+    #: True when :meth:`fetch_inline` may answer a window synchronously (Connect).
+    has_inline_path: bool = False
+    #: False when a window too large to answer inline cannot be exported
+    #: asynchronously either; the engine then splits it in halves.
+    can_export_async: bool = True
+
+    def fetch_inline(self, window: Window) -> Iterable[Row] | None:
+        """Rows answered synchronously for a small window; None to use an asynchronous export.
+
+        Raise :class:`WindowTooLargeError` when the window holds too many rows.
+        """
+        return None
+
+    @abstractmethod
+    def create(self, window: Window) -> ExportJob:
+        """Ask the provider for an export of ``window`` and return it as a job.
+
+        When the provider refuses because the same export is already running, adopt
+        that export instead of failing.
+        """
+
+    @abstractmethod
+    def poll(self, job: ExportJob) -> ExportJob:
+        """Ask for the export's status; raise :class:`ExportGoneError` if it no longer exists."""
+
+    @abstractmethod
+    def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
+        """The export's files, in the order their rows should be emitted."""
+
+    def progress(self, job: ExportJob) -> str | None:
+        """A short progress note for logs (percent done, bytes), when the provider gives one."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

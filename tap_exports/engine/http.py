@@ -1,0 +1,176 @@
+"""The one HTTP client every provider's API calls go through.
+
+It owns retries (429 with ``Retry-After`` or the provider's own hint, 5xx,
+dropped connections, timeouts), never follows redirects (a redirect usually leads to
+storage that must not see the provider's credentials), and turns an error answer
+into a :class:`ProviderError` that names the provider and quotes its message.
+Providers subclass it to say how they authenticate and how their errors read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from tap_exports.engine.retry import RETRYABLE_STATUSES, retry_delay
+from tap_exports.errors import ProviderError, redact
+
+LOGGER = logging.getLogger("tap_exports.http")
+USER_AGENT = "tap-exports/0.1 (+https://github.com/tap-exports/tap-exports)"
+
+
+class ApiClient:
+    """A provider's API: base URL, authentication, retries and error reading."""
+
+    provider = "provider"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: requests.auth.AuthBase | None = None,
+        secrets: tuple[str, ...] = (),
+        max_tries: int = 8,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.secrets = secrets
+        self.max_tries = max_tries
+        self.timeout = timeout
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    # Hooks a provider overrides -------------------------------------------------
+
+    def error_message(self, response: requests.Response) -> str:
+        """The provider's own words for an error answer (never the request)."""
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text.strip()[:300] or response.reason
+        if isinstance(body, Mapping):
+            for key in ("message", "error_message", "errorMessage", "error", "replyText"):
+                if body.get(key):
+                    return str(body[key])
+        return str(body)[:300]
+
+    def retry_hint(self, response: requests.Response) -> float | None:
+        """Seconds the provider asks us to wait, when it says so outside ``Retry-After``."""
+        return None
+
+    def is_retryable(self, response: requests.Response) -> bool:
+        """Whether an answer is a transient failure worth retrying."""
+        return response.status_code in RETRYABLE_STATUSES
+
+    def hint_for(self, status_code: int) -> str | None:
+        """What the user should do about a non-retryable error status."""
+        if status_code in {401, 403}:
+            return "check the provider's credentials and their permissions"
+        if status_code == 404:
+            return "check the base_url setting and that the object still exists"
+        return None
+
+    # Requests -------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """Absolute URL for an API path (absolute URLs pass through)."""
+        return path if urlsplit(path).scheme else f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        accept: Collection[int] = (200, 201, 202),
+        export_id: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request, retrying transient failures; raise on any status not in ``accept``."""
+        url = self.url(path)
+        where = f"{method} {urlsplit(url).path}"
+        kwargs.setdefault("timeout", self.timeout)
+        for attempt in range(1, self.max_tries + 1):
+            response: requests.Response | None = None
+            try:
+                response = self.session.request(method, url, allow_redirects=False, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = f"{type(exc).__name__}"
+            else:
+                if response.status_code in accept:
+                    return response
+                if not self.is_retryable(response):
+                    raise self.error(response, where, export_id=export_id)
+                problem = f"HTTP {response.status_code}"
+            if attempt == self.max_tries:
+                if response is not None:
+                    raise self.error(response, where, export_id=export_id)
+                raise ProviderError(
+                    self.provider,
+                    f"{where} failed after {attempt} attempts ({problem})",
+                    export_id=export_id,
+                    hint="the provider could not be reached; check the network and base_url",
+                )
+            delay = retry_delay(response, attempt, provider_hint=self.retry_hint)
+            LOGGER.warning(
+                "%s: %s on %s, retrying in %.1f s (attempt %d of %d)",
+                self.provider,
+                problem,
+                where,
+                delay,
+                attempt,
+                self.max_tries,
+            )
+            self.sleep(delay)
+        msg = "unreachable: the retry loop always returns or raises"
+        raise AssertionError(msg)
+
+    def error(
+        self, response: requests.Response, where: str, *, export_id: str | None = None
+    ) -> ProviderError:
+        """A :class:`ProviderError` quoting the provider's message for ``response``."""
+        message = redact(self.error_message(response), self.secrets)
+        return ProviderError(
+            self.provider,
+            f"HTTP {response.status_code} on {where}: {message}",
+            export_id=export_id,
+            hint=self.hint_for(response.status_code),
+        )
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send a request and decode its JSON body."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError(
+                self.provider,
+                f"{method} {urlsplit(response.url).path} answered HTTP {response.status_code} "
+                "with a body that is not JSON",
+                hint="the base_url may point at the wrong service",
+            ) from exc
+
+    def redirect_location(self, path: str, *, export_id: str | None = None, **kwargs: Any) -> str:
+        """Ask for a download link the provider hands out as a 30x redirect."""
+        response = self.request(
+            "GET", path, accept=(301, 302, 303, 307, 308), export_id=export_id, **kwargs
+        )
+        location = response.headers.get("Location")
+        if not location:
+            raise ProviderError(
+                self.provider,
+                f"the download redirect for {urlsplit(response.url).path} has no Location",
+                export_id=export_id,
+            )
+        return requests.compat.urljoin(response.url, location)
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.session.close()

@@ -1,0 +1,113 @@
+"""Waiting for exports: the poll loop and the pool that prepares exports in parallel.
+
+This is the one place that decides how long to wait between polls and when to
+give up; provider modules only answer "what is the status now".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from tap_exports.engine.adapter import ExportAdapter
+from tap_exports.engine.job import ExportJob
+from tap_exports.engine.retry import PollSchedule
+from tap_exports.errors import ExportTimeoutError
+
+LOGGER = logging.getLogger("tap_exports.lifecycle")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Polling pace and patience, from the common settings."""
+
+    schedule: PollSchedule
+    timeout_seconds: float
+
+
+def wait_until_done(
+    adapter: ExportAdapter,
+    job: ExportJob,
+    timing: Timing,
+    *,
+    stream: str,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ExportJob:
+    """Poll ``job`` until the provider reports a terminal status.
+
+    Logs every status change with the time elapsed, and raises
+    :class:`ExportTimeoutError` once ``timing.timeout_seconds`` have passed in this
+    run (a resumed export gets the full timeout again: its age before the crash
+    says nothing about how long it still needs).
+    """
+    started = clock()
+    deadline = started + timing.timeout_seconds
+    seen = None
+    for polls, delay in enumerate(timing.schedule.delays(), start=1):
+        job = adapter.poll(job)
+        elapsed = clock() - started
+        if job.status != seen:
+            progress = adapter.progress(job)
+            LOGGER.info(
+                "%s %s: export %s is %s after %.1f s (%d status checks)%s",
+                adapter.provider,
+                stream,
+                job.export_id,
+                job.status.value,
+                elapsed,
+                polls,
+                f", {progress}" if progress else "",
+            )
+            seen = job.status
+        if job.status.terminal:
+            return job
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise ExportTimeoutError(
+                adapter.provider,
+                f"still {job.status.value} after {elapsed:.0f} s",
+                export_id=job.export_id,
+                stream=stream,
+                hint="raise export_timeout_seconds; the export id is kept in state, "
+                "so the next run resumes it instead of starting over",
+            )
+        sleep(min(delay, remaining))
+    msg = "unreachable: the poll schedule is endless and the deadline bounds it"
+    raise AssertionError(msg)
+
+
+class ExportPool:
+    """Polls several exports at once, up to ``max_concurrent`` of them.
+
+    Exports are created on the main thread (so their ids reach state before
+    anything else happens); only the waiting runs here, which lets the provider
+    prepare the next stream's file while the current stream is emitting rows.
+    """
+
+    def __init__(self, max_concurrent: int) -> None:
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(1, max_concurrent), thread_name_prefix="export-poll"
+        )
+        self._lock = threading.Lock()
+        self._prepared = False
+
+    def claim_preparation(self) -> bool:
+        """True exactly once: for the caller that should prepare every stream's export."""
+        with self._lock:
+            if self._prepared:
+                return False
+            self._prepared = True
+            return True
+
+    def submit(self, wait: Callable[[], ExportJob]) -> Future[ExportJob]:
+        """Start waiting for an export in the background."""
+        return self._executor.submit(wait)
+
+    def shutdown(self) -> None:
+        """Stop the pool without waiting for exports nobody will read."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

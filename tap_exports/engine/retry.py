@@ -1,0 +1,85 @@
+"""How long to wait: between polls of an export, and before retrying a request.
+
+Both schedules live here so that "how long do we wait" has exactly one answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import requests
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Jittered exponential backoff between ``initial`` and ``maximum`` seconds.
+
+    The first wait is short so quick exports are detected quickly; the wait then
+    doubles so a long export costs few status requests. Jitter ("equal jitter":
+    each wait is drawn from the upper half of the current step) keeps parallel
+    streams from polling in lockstep while never shrinking a wait below half of
+    its step.
+    """
+
+    initial: float
+    maximum: float
+    factor: float = 2.0
+
+    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
+        """Yield wait times forever; the caller bounds the loop with a deadline."""
+        rng = rng or random.Random()
+        step = self.initial
+        while True:
+            yield max(self.initial, rng.uniform(step / 2, step))
+            step = min(self.maximum, step * self.factor)
+
+
+def parse_retry_after(
+    value: str | None, *, now: Callable[[], dt.datetime] | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date form)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    current = now() if now else dt.datetime.now(dt.UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def retry_delay(
+    response: requests.Response | None,
+    attempt: int,
+    *,
+    provider_hint: Callable[[requests.Response], float | None] | None = None,
+    base: float = 1.0,
+    cap: float = 120.0,
+) -> float:
+    """Delay before retry number ``attempt`` (1-based).
+
+    The server's own word wins: ``Retry-After``, then the provider's hint (Mailgun's
+    ``retry-seconds`` body, Emarsys' ``X-RateLimit-Reset``), else capped
+    exponential backoff with jitter.
+    """
+    if response is not None:
+        hinted = parse_retry_after(response.headers.get("Retry-After"))
+        if hinted is None and provider_hint is not None:
+            hinted = provider_hint(response)
+        if hinted is not None:
+            return min(hinted, cap * 5)
+    step = min(cap, base * 2 ** (attempt - 1))
+    return random.uniform(step / 2, step)

@@ -1,0 +1,351 @@
+"""The Singer stream that drives exports: plan windows, resume or create, wait, read, emit.
+
+State per stream (inside the SDK's bookmark for the stream)::
+
+    {"replication_key": "...", "replication_key_value": "<bookmark>",
+     "export": {"id": "...", "window": {...}, "status": "...", "rows_emitted": N, ...}}
+
+``export`` is written as soon as the provider has accepted the export, refreshed
+every few thousand rows while its file is read, and removed only after the last
+row of its window has been emitted. A run that dies at any point therefore
+resumes the same export (skipping the rows the target already has) instead of
+creating a duplicate.
+
+A stream may read several sources of the same shape (Mailgun's bounces of each
+domain); each is an SDK partition with its own adapter and its own bookmark, so
+one source failing never moves another's bookmark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Stream
+from singer_sdk.helpers.types import Context
+from typing_extensions import override
+
+from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
+from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
+from tap_exports.engine.lifecycle import wait_until_done
+from tap_exports.engine.status import ExportStatus
+from tap_exports.errors import ExportFailedError, ExportGoneError
+from tap_exports.io.decode import DecodeStats, iter_records
+
+if TYPE_CHECKING:
+    from tap_exports.tap import TapExports
+
+LOGGER = logging.getLogger("tap_exports.stream")
+MAX_WINDOWS_PER_RUN = 10_000
+
+
+class BulkExportStream(Stream):
+    """A stream whose rows come from the provider's asynchronous export files."""
+
+    #: Rows between two STATE messages while a file is read (resume granularity).
+    CHECKPOINT_ROWS: ClassVar[int] = 10_000
+    is_sorted = False
+
+    def __init__(
+        self,
+        tap: TapExports,
+        adapters: ExportAdapter | Mapping[str, ExportAdapter],
+        *,
+        partition_key: str = "source",
+        **kwargs: Any,
+    ) -> None:
+        self.adapters = adapters
+        self.partition_key = partition_key
+        self.exports_tap = tap
+        self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
+        super().__init__(tap, **kwargs)
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]] | None:
+        if isinstance(self.adapters, ExportAdapter):
+            return None
+        return [{self.partition_key: key} for key in self.adapters]
+
+    def adapter(self, context: Context | None) -> ExportAdapter:
+        """The adapter reading the source named by ``context`` (or the only one)."""
+        if isinstance(self.adapters, ExportAdapter):
+            return self.adapters
+        if context is None:
+            msg = f"{self.name} reads several sources and needs a partition context"
+            raise ValueError(msg)
+        return self.adapters[str(context[self.partition_key])]
+
+    def _slot(self, context: Context | None) -> str:
+        return str(context[self.partition_key]) if context else ""
+
+    @property
+    @override
+    def replication_method(self) -> str:
+        return "INCREMENTAL" if self.replication_key else "FULL_TABLE"
+
+    # State ------------------------------------------------------------------------
+
+    def _state(self, context: Context | None) -> dict[str, Any]:
+        return self.get_context_state(context)
+
+    def _bookmark(self, context: Context | None) -> dt.datetime | None:
+        """Where the last completed window ended (or the newest row seen)."""
+        value = self._state(context).get("replication_key_value")
+        return parse_instant(str(value)) if value else None
+
+    def _checkpoint(self) -> None:
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _remember(self, job: ExportJob, context: Context | None) -> None:
+        self._state(context)["export"] = job.to_state()
+        self._checkpoint()
+
+    def _complete_window(self, window: Window, newest: str | None, context: Context | None) -> None:
+        state = self._state(context)
+        state.pop("export", None)
+        if self.replication_key:
+            value = format_instant(window.end) if window.end else newest
+            if value and value > str(state.get("replication_key_value") or ""):
+                state["replication_key"] = self.replication_key
+                state["replication_key_value"] = value
+        self._checkpoint()
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: Row, *, context: Context | None = None
+    ) -> None:
+        """Bookmarks move per window in :meth:`_complete_window`, never per row."""
+
+    # Planning ---------------------------------------------------------------------
+
+    def _in_flight(self, context: Context | None) -> ExportJob | None:
+        saved = self._state(context).get("export")
+        return ExportJob.from_state(saved) if isinstance(saved, Mapping) else None
+
+    def _plan(self, context: Context | None) -> deque[Window]:
+        start_date = self.config.get("start_date")
+        windows = self.adapter(context).windows(
+            self._bookmark(context),
+            parse_instant(start_date) if start_date else None,
+            dt.datetime.now(dt.UTC),
+        )
+        return deque(windows[:MAX_WINDOWS_PER_RUN])
+
+    def prepare(self) -> None:
+        """Create (or resume) each source's first export and start waiting for it.
+
+        Called for every selected stream before the first one emits, so providers
+        prepare their files in parallel while earlier streams are being read.
+        """
+        for context in self.partitions or [None]:
+            job = self._in_flight(context)
+            adapter = self.adapter(context)
+            if job is None:
+                plan = [] if adapter.has_inline_path else self._plan(context)
+                if not plan:
+                    continue
+                job = self._create(plan[0], context)
+            else:
+                self._log_resume(job, context)
+            pending = job
+            self._prepared[self._slot(context)] = (
+                job,
+                self.exports_tap.export_pool.submit(lambda j=pending, c=context: self._wait(j, c)),
+            )
+
+    def _log_resume(self, job: ExportJob, context: Context | None) -> None:
+        LOGGER.info(
+            "%s %s: resuming export %s for %s from state",
+            self.adapter(context).provider,
+            self.name,
+            job.export_id,
+            job.window,
+        )
+
+    def _create(self, window: Window, context: Context | None) -> ExportJob:
+        adapter = self.adapter(context)
+        job = adapter.create(window)
+        LOGGER.info(
+            "%s %s: created export %s for %s%s",
+            adapter.provider,
+            self.name,
+            job.export_id,
+            window,
+            f" of {self._slot(context)}" if context else "",
+        )
+        self._remember(job, context)
+        return job
+
+    def _wait(self, job: ExportJob, context: Context | None) -> ExportJob:
+        return wait_until_done(
+            self.adapter(context), job, self.exports_tap.timing, stream=self.name
+        )
+
+    # Records ----------------------------------------------------------------------
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Row]:
+        self.exports_tap.prepare_exports()
+        adapter = self.adapter(context)
+        resumed = self._in_flight(context)
+        if resumed is not None:
+            if self._slot(context) not in self._prepared:
+                self._log_resume(resumed, context)
+            yield from self._run_export(resumed, context, resumed=True)
+        plan = self._plan(context)
+        for _ in range(MAX_WINDOWS_PER_RUN):
+            if not plan:
+                return
+            window = plan.popleft()
+            try:
+                inline = adapter.fetch_inline(window)
+            except WindowTooLargeError:
+                if not adapter.can_export_async:
+                    LOGGER.info(
+                        "%s %s: %s holds too many rows for one answer; splitting it in two",
+                        adapter.provider,
+                        self.name,
+                        window,
+                    )
+                    plan.extendleft(reversed(window.split()))
+                    continue
+                inline = None
+            if inline is not None:
+                newest = yield from self._emit(inline, context, window=window, skip=0)
+                self._complete_window(window, newest, context)
+                continue
+            prepared = self._prepared.get(self._slot(context))
+            job = (
+                prepared[0]
+                if prepared is not None and prepared[0].window == window
+                else self._create(window, context)
+            )
+            yield from self._run_export(job, context, resumed=False)
+
+    def _run_export(
+        self, job: ExportJob, context: Context | None, *, resumed: bool
+    ) -> Iterator[Row]:
+        """Finish ``job``; if the provider no longer has it, create it again, once."""
+        try:
+            yield from self._finish(job, context)
+        except ExportGoneError as gone:
+            LOGGER.warning(
+                "%s %s: %s; creating a new export for %s (the old one was %s)",
+                self.adapter(context).provider,
+                self.name,
+                gone,
+                job.window,
+                "found in state" if resumed else "created in this run",
+            )
+            yield from self._finish(self._create(job.window, context), context)
+
+    def _finish(self, job: ExportJob, context: Context | None) -> Iterator[Row]:
+        """Wait for ``job``, emit all its rows, and close its window."""
+        adapter = self.adapter(context)
+        done = self._await(job, context)
+        if done.status is ExportStatus.FAILED:
+            reason = done.detail.get("reason") or "no reason given"
+            raise ExportFailedError(
+                adapter.provider,
+                f"the provider reports the export failed: {reason}",
+                export_id=done.export_id,
+                stream=self.name,
+                hint="check the stream's settings; the next run creates a new export",
+            )
+        if done.status is ExportStatus.EXPIRED:
+            raise ExportGoneError(adapter.provider, "export expired", export_id=done.export_id)
+        newest = None
+        if done.status is ExportStatus.COMPLETE:
+            self._state(context)["export"] = done.to_state()
+            if done.rows_emitted:
+                LOGGER.info(
+                    "%s %s: skipping the %d rows of export %s emitted before the restart",
+                    adapter.provider,
+                    self.name,
+                    done.rows_emitted,
+                    done.export_id,
+                )
+            newest = yield from self._emit(
+                self._file_rows(done, adapter), context, window=done.window, skip=done.rows_emitted
+            )
+        else:
+            LOGGER.info(
+                "%s %s: export %s has no data for %s",
+                adapter.provider,
+                self.name,
+                done.export_id,
+                done.window,
+            )
+        self._complete_window(done.window, newest, context)
+
+    def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
+        prepared = self._prepared.get(self._slot(context))
+        if prepared is not None and prepared[0] is job:
+            del self._prepared[self._slot(context)]
+            return prepared[1].result()
+        return self._wait(job, context)
+
+    def _file_rows(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[Row]:
+        """Every row of every file of a finished export, in order, streamed."""
+        bad_rows = self.config.get("on_bad_rows", "fail")
+        for target in adapter.targets(job):
+            stats = DecodeStats()
+            with target.source.open() as raw:
+                rows = iter_records(
+                    raw,
+                    fmt=target.format,
+                    source_name=target.source.name,
+                    csv_options=target.csv,
+                    on_bad_row=bad_rows,
+                    stats=stats,
+                )
+                yield from map(target.transform, rows)
+            if stats.bad_rows:
+                LOGGER.warning(
+                    "%s %s: skipped %d malformed rows in %s (on_bad_rows=skip)",
+                    adapter.provider,
+                    self.name,
+                    stats.bad_rows,
+                    target.source.name,
+                )
+
+    def _emit(
+        self, rows: Iterable[Row], context: Context | None, *, window: Window, skip: int
+    ) -> Iterator[Row]:
+        """Yield rows to the SDK, checkpointing progress; return the newest replication value.
+
+        When the generator is resumed for row ``n``, the SDK has written the rows
+        before it, so a checkpoint taken there records ``n - 1`` rows as done.
+        """
+        key = self.replication_key
+        floor = (
+            format_instant(window.start)
+            if self.adapter(context).filters_client_side and window.start and key
+            else None
+        )
+        export = self._state(context).get("export")
+        newest: str | None = None
+        count = skip
+        for count, row in enumerate(itertools.islice(rows, skip, None), start=skip + 1):
+            if isinstance(export, dict) and count % self.CHECKPOINT_ROWS == 0:
+                export["rows_emitted"] = count - 1
+                self._checkpoint()
+            if key:
+                value = row.get(key)
+                if value is not None:
+                    text = str(value)
+                    if floor is not None and text < floor:
+                        continue
+                    if newest is None or text > newest:
+                        newest = text
+            yield row
+        if isinstance(export, dict):
+            export["rows_emitted"] = count
+        return newest

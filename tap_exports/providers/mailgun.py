@@ -1,0 +1,327 @@
+"""Mailgun: account-level exports of any list (``POST /v3/exports``), CSV via a 302 to S3.
+
+The export API was dropped from Mailgun's public documentation in 2019 but is still
+implemented by its official SDK; exports cannot be filtered, so every run exports
+the whole list and the engine keeps only rows newer than the bookmark.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import requests
+from singer_sdk import Stream
+from singer_sdk import typing as th
+from singer_sdk.helpers.types import Context
+from singer_sdk.pagination import SinglePagePaginator
+from singer_sdk.schema import SchemaDirectory, StreamSchema
+from typing_extensions import override
+
+from tap_exports import schemas
+from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
+from tap_exports.engine.http import ApiClient
+from tap_exports.engine.job import ExportJob, Window, format_instant
+from tap_exports.engine.listing import ExportListingStream
+from tap_exports.engine.status import ExportStatus, StatusMap
+from tap_exports.engine.stream import BulkExportStream
+from tap_exports.errors import ExportGoneError, ProviderError
+from tap_exports.io.decode import FileFormat
+from tap_exports.io.sources import HttpSource
+from tap_exports.providers.base import Provider
+
+if TYPE_CHECKING:
+    from tap_exports.tap import TapExports
+
+SCHEMAS = SchemaDirectory(schemas)
+LIST_KINDS = ("domains", "bounces", "unsubscribes", "complaints")
+
+STATUSES = StatusMap(
+    "Mailgun",
+    {
+        "requested": ExportStatus.PENDING,
+        "processing": ExportStatus.RUNNING,
+        "complete": ExportStatus.COMPLETE,
+        "failed": ExportStatus.FAILED,
+    },
+)
+
+
+class MailgunApi(ApiClient):
+    """HTTP Basic auth as user ``api``; 429 bodies carry ``retry-seconds``."""
+
+    provider = "Mailgun"
+
+    def __init__(self, base_url: str, api_key: str) -> None:
+        super().__init__(
+            base_url, auth=requests.auth.HTTPBasicAuth("api", api_key), secrets=(api_key,)
+        )
+
+    @override
+    def retry_hint(self, response: requests.Response) -> float | None:
+        try:
+            seconds = response.json().get("retry-seconds")
+        except (ValueError, AttributeError):
+            return None
+        return float(seconds) if isinstance(seconds, int | float) else None
+
+
+def list_kind(list_url: str) -> tuple[str, str | None]:
+    """``/v3/domains`` → ``("domains", None)``; ``/v3/d.com/bounces`` → ``("bounces", "d.com")``."""
+    parts = [part for part in list_url.strip("/").split("/") if part]
+    if parts[:1] == ["v3"]:
+        parts = parts[1:]
+    if parts == ["domains"]:
+        return "domains", None
+    if len(parts) == 2 and parts[1] in LIST_KINDS[1:]:
+        return parts[1], parts[0]
+    msg = f"not an exportable list: {list_url!r}"
+    raise ValueError(msg)
+
+
+def normalized(list_url: str) -> str:
+    """The list path as Mailgun reports it back: no leading ``/v3/``."""
+    kind, domain = list_kind(list_url)
+    return kind if domain is None else f"{domain}/{kind}"
+
+
+def rfc2822_to_iso(value: str | None) -> str | None:
+    """Mailgun dates (``Fri, 21 Oct 2011 11:02:55 UTC``) as RFC 3339 UTC."""
+    if not value:
+        return None
+    return format_instant(email.utils.parsedate_to_datetime(value))
+
+
+class MailgunListExport(ExportAdapter):
+    """The export of one Mailgun list."""
+
+    provider = "Mailgun"
+    statuses = STATUSES
+    filters_client_side = True
+
+    def __init__(self, api: MailgunApi, list_url: str) -> None:
+        self.api = api
+        self.list_url = "/" + list_url.strip("/")
+        self.kind, self.domain = list_kind(list_url)
+
+    @override
+    def create(self, window: Window) -> ExportJob:
+        response = self.api.request(
+            "POST", "/v3/exports", data={"url": self.list_url}, accept=(200, 400, 404)
+        )
+        if response.status_code == 404:
+            raise ProviderError(
+                self.provider,
+                "this account has no export feature (HTTP 404 on /v3/exports)",
+                hint="ask Mailgun support to enable exports, or remove the mailgun settings",
+            )
+        body = response.json() if response.content else {}
+        if response.status_code == 400:
+            running = self._find_export(active_only=True)
+            if running is None:
+                raise self.api.error(response, "POST /v3/exports")
+            return ExportJob(running, window=window)
+        export_id = body.get("id") if isinstance(body, Mapping) else None
+        if not export_id:
+            export_id = self._find_export(active_only=False)
+        if not export_id:
+            raise ProviderError(
+                self.provider, f"the export of {self.list_url} was accepted but cannot be found"
+            )
+        return ExportJob(str(export_id), window=window)
+
+    def _find_export(self, *, active_only: bool) -> str | None:
+        """The newest export of this list, e.g. the one a duplicate request collided with."""
+        items = self.api.json("GET", "/v3/exports", params={"url": normalized(self.list_url)}).get(
+            "items", []
+        )
+        mine = [
+            item
+            for item in items
+            if item.get("url", "").strip("/")
+            in {normalized(self.list_url), self.list_url.strip("/")}
+            and (
+                not active_only
+                or STATUSES(item.get("status"), export_id=item.get("id"))
+                in {ExportStatus.PENDING, ExportStatus.RUNNING}
+            )
+        ]
+        return str(mine[-1]["id"]) if mine else None
+
+    @override
+    def poll(self, job: ExportJob) -> ExportJob:
+        response = self.api.request(
+            "GET", f"/v3/exports/{job.export_id}", accept=(200, 404), export_id=job.export_id
+        )
+        if response.status_code == 404:
+            raise ExportGoneError(
+                self.provider,
+                "export no longer exists (exports last 24 hours)",
+                export_id=job.export_id,
+            )
+        return job.with_status(STATUSES(response.json().get("status"), export_id=job.export_id))
+
+    @override
+    def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
+        path = f"/v3/exports/{job.export_id}/download_url"
+        yield DownloadTarget(
+            source=HttpSource(
+                lambda: self.api.redirect_location(path, export_id=job.export_id),
+                name=f"Mailgun export {job.export_id} ({normalized(self.list_url)}.csv)",
+            ),
+            format=FileFormat.CSV,
+            transform=self.transform,
+        )
+
+    def transform(self, row: Row) -> Row:
+        """CSV cells → schema fields: ISO dates, booleans, the list's domain."""
+        out: Row = {key: (value if value != "" else None) for key, value in row.items()}
+        out["created_at"] = rfc2822_to_iso(out.get("created_at"))
+        if self.kind == "domains":
+            wildcard = out.get("wildcard")
+            out["wildcard"] = None if wildcard is None else str(wildcard).lower() == "true"
+        else:
+            out["domain"] = self.domain
+        if self.kind == "unsubscribes":
+            out["tag"] = out.get("tag") or "*"
+        return out
+
+
+class MailgunBulkStream(BulkExportStream):
+    """A Mailgun list kind, one partition per configured list of that kind."""
+
+    schema = StreamSchema(SCHEMAS)
+    replication_key = "created_at"
+
+    def __init__(self, tap: TapExports, api: MailgunApi, lists: Sequence[str]) -> None:
+        super().__init__(
+            tap, {url: MailgunListExport(api, url) for url in lists}, partition_key="list"
+        )
+
+
+class MailgunDomainsStream(MailgunBulkStream):
+    """Every sending domain of the account."""
+
+    name = "mailgun_domains"
+    primary_keys = ("name",)
+
+
+class MailgunBouncesStream(MailgunBulkStream):
+    """Bounced addresses, per domain."""
+
+    name = "mailgun_bounces"
+    primary_keys = ("domain", "address")
+
+
+class MailgunUnsubscribesStream(MailgunBulkStream):
+    """Unsubscribed addresses and the tag they left, per domain."""
+
+    name = "mailgun_unsubscribes"
+    primary_keys = ("domain", "address", "tag")
+
+
+class MailgunComplaintsStream(MailgunBulkStream):
+    """Addresses that marked mail as spam, per domain."""
+
+    name = "mailgun_complaints"
+    primary_keys = ("domain", "address")
+
+
+BULK_STREAMS: dict[str, type[MailgunBulkStream]] = {
+    "domains": MailgunDomainsStream,
+    "bounces": MailgunBouncesStream,
+    "unsubscribes": MailgunUnsubscribesStream,
+    "complaints": MailgunComplaintsStream,
+}
+
+
+class MailgunExportsStream(ExportListingStream):
+    """Exports of the configured lists made in the last 24 hours (Mailgun keeps no more)."""
+
+    name = "mailgun_exports"
+    path = "/v3/exports"
+    records_jsonpath = "$.items[*]"
+    schema = StreamSchema(SCHEMAS)
+
+    def __init__(self, tap: TapExports, api: MailgunApi, lists: Sequence[str]) -> None:
+        self.lists = list(lists)
+        super().__init__(tap, api)
+
+    @property
+    @override
+    def partitions(self) -> list[dict[str, Any]]:
+        return [{"list": url} for url in self.lists]
+
+    @override
+    def get_new_paginator(self) -> SinglePagePaginator:
+        return SinglePagePaginator()
+
+    @override
+    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
+        return {"url": normalized(str(context["list"]))} if context else {}
+
+    @override
+    def post_process(self, row: Row, context: Context | None = None) -> Row | None:
+        return {**row, "list": context["list"] if context else None}
+
+
+class MailgunProvider(Provider):
+    """Mailgun's (legacy) Exports API."""
+
+    key = "mailgun"
+    title = "Mailgun"
+    credentials = ("api_key",)
+
+    @property
+    @override
+    def settings(self) -> th.PropertiesList:
+        return th.PropertiesList(
+            th.Property(
+                "api_key",
+                th.StringType,
+                secret=True,
+                description="Private API key (HTTP Basic auth as user 'api').",
+            ),
+            th.Property(
+                "base_url",
+                th.StringType,
+                default="https://api.mailgun.net",
+                description="API host; https://api.eu.mailgun.net for EU accounts.",
+            ),
+            th.Property(
+                "lists",
+                th.ArrayType(th.StringType),
+                default=["/v3/domains"],
+                description="Lists to export, e.g. /v3/domains, /v3/<domain>/bounces, "
+                "/v3/<domain>/unsubscribes, /v3/<domain>/complaints.",
+            ),
+        )
+
+    @override
+    def validate_section(self, section: Mapping[str, Any]) -> list[str]:
+        errors = []
+        lists = section.get("lists", ["/v3/domains"])
+        for url in lists:
+            try:
+                list_kind(str(url))
+            except ValueError as exc:
+                errors.append(f"mailgun.lists: {exc}")
+        return errors
+
+    @override
+    def streams(self, tap: TapExports) -> Sequence[Stream]:
+        section = self.section(tap.config)
+        api = MailgunApi(
+            str(section.get("base_url") or "https://api.mailgun.net"), str(section["api_key"])
+        )
+        lists = [str(url) for url in section.get("lists") or ["/v3/domains"]]
+        by_kind: dict[str, list[str]] = {}
+        for url in lists:
+            by_kind.setdefault(list_kind(url)[0], []).append(url)
+        streams: list[Stream] = [MailgunExportsStream(tap, api, lists)]
+        streams += [BULK_STREAMS[kind](tap, api, urls) for kind, urls in by_kind.items()]
+        return streams
+
+
+MAILGUN = MailgunProvider()

@@ -1,0 +1,94 @@
+"""Settings shared by every provider, and the checks run before any request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from tap_exports.engine.job import parse_instant
+
+COMMON_SETTINGS = th.PropertiesList(
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description="Earliest record time to export on the first run (ISO 8601). "
+        "Later runs continue from the bookmark.",
+    ),
+    th.Property(
+        "export_timeout_seconds",
+        th.NumberType,
+        default=3600,
+        description="How long one run waits for an export to be prepared before failing. "
+        "The export id stays in state, so the next run resumes it.",
+    ),
+    th.Property(
+        "poll_interval_seconds",
+        th.NumberType,
+        default=2,
+        description="First wait between two status checks of an export.",
+    ),
+    th.Property(
+        "poll_max_interval_seconds",
+        th.NumberType,
+        default=60,
+        description="Longest wait between two status checks; waits double, with jitter, "
+        "up to this.",
+    ),
+    th.Property(
+        "max_concurrent_exports",
+        th.IntegerType,
+        default=4,
+        description="How many exports are prepared at the same time while earlier streams "
+        "emit rows.",
+    ),
+    th.Property(
+        "on_bad_rows",
+        th.StringType(allowed_values=["fail", "skip"]),
+        default="fail",
+        description="'fail' stops at a malformed row, naming the file and line; "
+        "'skip' drops it and counts it in the log.",
+    ),
+)
+
+
+def positive_number(config: Mapping[str, Any], key: str, errors: list[str]) -> None:
+    """Append an error when ``config[key]`` is set and not a positive number."""
+    value = config.get(key)
+    if value is not None and (not isinstance(value, int | float) or value <= 0):
+        errors.append(f"{key}: must be a positive number, got {value!r}")
+
+
+def http_url(value: object, setting: str, errors: list[str]) -> None:
+    """Append an error unless ``value`` is an absolute http(s) URL."""
+    parts = urlsplit(str(value)) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
+        errors.append(f"{setting}: must be an absolute http(s) URL, got {value!r}")
+
+
+def validate_common(config: Mapping[str, Any]) -> list[str]:
+    """Errors in the common settings, each starting with the setting's name."""
+    errors: list[str] = []
+    for key in (
+        "export_timeout_seconds",
+        "poll_interval_seconds",
+        "poll_max_interval_seconds",
+        "max_concurrent_exports",
+    ):
+        positive_number(config, key, errors)
+    low, high = config.get("poll_interval_seconds"), config.get("poll_max_interval_seconds")
+    if isinstance(low, int | float) and isinstance(high, int | float) and high < low:
+        errors.append("poll_max_interval_seconds: must not be smaller than poll_interval_seconds")
+    start = config.get("start_date")
+    if start:
+        try:
+            when = parse_instant(str(start))
+        except ValueError:
+            errors.append(f"start_date: not an ISO 8601 date-time: {start!r}")
+        else:
+            if when > dt.datetime.now(dt.UTC):
+                errors.append(f"start_date: {start} is in the future")
+    return errors

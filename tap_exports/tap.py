@@ -1,0 +1,79 @@
+"""TapExports: the Singer tap, assembled from the configured providers' streams."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
+
+from tap_exports.engine.lifecycle import ExportPool, Timing
+from tap_exports.engine.retry import PollSchedule
+from tap_exports.engine.stream import BulkExportStream
+from tap_exports.providers.registry import PROVIDERS
+from tap_exports.settings import COMMON_SETTINGS, validate_common
+
+LOGGER = logging.getLogger("tap_exports")
+
+
+class TapExports(Tap):
+    """Singer tap for SaaS asynchronous export APIs."""
+
+    name = "tap-exports"
+    config_jsonschema = th.PropertiesList(
+        *COMMON_SETTINGS.wrapped.values(),
+        *(provider.settings_property() for provider in PROVIDERS),
+    ).to_dict()
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Schema errors first, then every provider's own checks, all before any request."""
+        errors = super()._validate_config(raise_errors=raise_errors)
+        if errors:
+            return errors
+        errors = validate_common(self.config)
+        for provider in PROVIDERS:
+            if provider.configured(self.config):
+                errors.extend(provider.validate(self.config))
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
+
+    @override
+    def discover_streams(self) -> Sequence[Stream]:
+        return [
+            stream
+            for provider in PROVIDERS
+            if provider.configured(self.config)
+            for stream in provider.streams(self)
+        ]
+
+    @cached_property
+    def timing(self) -> Timing:
+        """How the engine paces polls, from the common settings."""
+        config: dict[str, Any] = dict(self.config)
+        return Timing(
+            schedule=PollSchedule(
+                initial=float(config.get("poll_interval_seconds", 2)),
+                maximum=float(config.get("poll_max_interval_seconds", 60)),
+            ),
+            timeout_seconds=float(config.get("export_timeout_seconds", 3600)),
+        )
+
+    @cached_property
+    def export_pool(self) -> ExportPool:
+        """Waits for several exports at once (``max_concurrent_exports``)."""
+        return ExportPool(int(self.config.get("max_concurrent_exports", 4)))
+
+    def prepare_exports(self) -> None:
+        """Before the first stream emits, create or resume every selected bulk stream's export."""
+        if not self.export_pool.claim_preparation():
+            return
+        for stream in self.streams.values():
+            if isinstance(stream, BulkExportStream) and stream.selected:
+                stream.prepare()
