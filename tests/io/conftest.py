@@ -45,3 +45,9 @@ def decode() -> Decode:
             return list(iter_records(raw, fmt=fmt, source_name="export.csv", **kwargs))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """Keep pytest-httpserver on the loopback interface, on a free port."""
+    return ("127.0.0.1", 0)
