@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, NoReturn
 
 from tap_exports.errors import DataError
 from tap_exports.io.chunks import CHUNK_SIZE, read_chunks, take_head
@@ -68,7 +68,7 @@ class _Budget:
             )
         return output
 
-    def fail(self, problem: str) -> None:
+    def fail(self, problem: str) -> NoReturn:
         """Raise a :class:`DataError` at the line decompression has reached."""
         raise DataError(self._source_name, self._lines + 1, problem)
 
@@ -85,9 +85,8 @@ def iter_payloads(
     A payload's bytes must be consumed before advancing to the next payload.
     """
     head, chunks = take_head(_counted(read_chunks(raw), stats), len(_ZIP_MAGIC))
-    budget = _Budget(source_name, limits, stats)
     if head.startswith(_GZIP_MAGIC):
-        yield source_name, _gunzip(chunks, budget)
+        yield source_name, _gunzip(chunks, _Budget(source_name, limits, stats))
     elif head.startswith(_ZIP_MAGIC):
         yield from _unzip(chunks, source_name, limits, stats)
     else:

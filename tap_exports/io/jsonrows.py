@@ -18,7 +18,6 @@ from tap_exports.io.rows import BadRowPolicy, BadRows, DecodeStats
 
 _SPACES = re.compile(rb"[ \t\r\n]*")
 _OPEN = frozenset(b"[{")
-_CLOSE = frozenset(b"]}")
 _QUOTE = ord('"')
 _COMMA = ord(",")
 _ARRAY_START = ord("[")
@@ -37,9 +36,15 @@ def _skip(pattern: re.Pattern[bytes], data: bytes, pos: int) -> int:
     return found.end() if found else pos
 
 
-def _problem(exc: msgspec.DecodeError) -> str:
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+"""msgspec reports bad UTF-8 inside strings with the built-in error."""
+
+
+def _problem(exc: Exception) -> str:
     if isinstance(exc, msgspec.ValidationError):
         return "not a JSON object"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8"
     return f"invalid JSON ({exc})"
 
 
@@ -58,7 +63,7 @@ def iter_ndjson(
     for block in line_blocks(strip_bom(chunks)):
         try:
             records = decoder.decode_lines(block)
-        except msgspec.DecodeError:
+        except _DECODE_ERRORS:
             records = list(_checked_lines(block, lines_before, decoder, policy))
         stats.rows += len(records)
         yield from records
@@ -76,9 +81,11 @@ def _checked_lines(
         if not line.strip():
             continue
         try:
-            yield decoder.decode(line)
-        except msgspec.DecodeError as exc:
+            record = decoder.decode(line)
+        except _DECODE_ERRORS as exc:
             policy.bad(number, _problem(exc))
+        else:
+            yield record
 
 
 class _Window:
@@ -169,7 +176,7 @@ def iter_json_array(
         start, end = window.element_end(pos)
         try:
             record = decoder.decode(window.data[start:end])
-        except msgspec.DecodeError as exc:
+        except _DECODE_ERRORS as exc:
             policy.bad(window.line_at(start), _problem(exc))
         else:
             stats.rows += 1

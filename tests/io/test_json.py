@@ -42,11 +42,16 @@ def test_ndjson_line_that_is_not_an_object(decode):
         decode(b'{"a": 1}\n[1, 2]\n', FileFormat.NDJSON)
 
 
+def test_ndjson_invalid_utf8_reported_by_line(decode):
+    with pytest.raises(DataError, match="line 2: invalid UTF-8"):
+        decode(b'{"a": 1}\n{"a": "caf\xe9"}\n', FileFormat.NDJSON)
+
+
 def test_ndjson_bad_lines_skipped_and_counted(decode):
     stats = DecodeStats()
-    data = b'{"a": 1}\nnope\n"text"\n{"a": 2}\n'
+    data = b'{"a": 1}\nnope\n"text"\n{"a": "\xff"}\n{"a": 2}\n'
     assert decode(data, FileFormat.NDJSON, on_bad_row="skip", stats=stats) == [{"a": 1}, {"a": 2}]
-    assert (stats.rows, stats.bad_rows) == (2, 2)
+    assert (stats.rows, stats.bad_rows) == (2, 3)
 
 
 def test_ndjson_with_bom_and_one_byte_reads(decode):
@@ -73,9 +78,9 @@ def test_json_array_element_not_an_object(decode):
 
 def test_json_array_bad_elements_skipped(decode):
     stats = DecodeStats()
-    data = b'[{"a": 1}, 2, "x,]", [3], {"a": tru}, null, {"a": 2}]'
+    data = b'[{"a": 1}, 2, "x,]", [3], {"a": tru}, null, {"a": "\xe9"}, {"a": 2}]'
     assert decode(data, FileFormat.JSON, on_bad_row="skip", stats=stats) == [{"a": 1}, {"a": 2}]
-    assert (stats.rows, stats.bad_rows) == (2, 5)
+    assert (stats.rows, stats.bad_rows) == (2, 6)
 
 
 @pytest.mark.parametrize(
