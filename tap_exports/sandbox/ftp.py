@@ -40,7 +40,12 @@ class SandboxFtp:
         """The user's home directory on disk (``/`` over FTP)."""
         authorizer = DummyAuthorizer()
         authorizer.add_user(self.user, self.password, str(self.root), perm="elradfmw")
-        handler = type("SandboxFtpHandler", (FTPHandler,), {"authorizer": authorizer})
+        handler = type(
+            "SandboxFtpHandler",
+            (FTPHandler,),
+            # Refuse a bad login at once: pyftpdlib's 3 s anti-brute-force pause only slows tests.
+            {"authorizer": authorizer, "auth_failed_timeout": 0.05},
+        )
         self._ioloop = IOLoop()
         self._server = FTPServer((HOST, 0), handler, ioloop=self._ioloop)
         self._stopping = threading.Event()

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +20,7 @@ import requests
 from tap_exports.sandbox import Sandbox
 
 _WAIT_SECONDS = 10.0
+_START_SECONDS = 30.0
 
 
 class MailgunClient:
@@ -84,3 +91,47 @@ def mailgun_client() -> Iterator[Callable[[Sandbox], MailgunClient]]:
 def mailgun(sandbox: Sandbox, mailgun_client: Callable[[Sandbox], MailgunClient]) -> MailgunClient:
     """A Mailgun client for the ``sandbox`` fixture."""
     return mailgun_client(sandbox)
+
+
+@dataclass
+class SandboxProcess:
+    """``python -m tap_exports.sandbox`` running in a child process."""
+
+    process: subprocess.Popen[str]
+    config: dict[str, Any]
+
+    @property
+    def base_url(self) -> str:
+        return str(self.config["mailgun"]["base_url"]).removesuffix("/mailgun")
+
+    def stop(self, stop_signal: signal.Signals = signal.SIGTERM) -> tuple[str, str]:
+        """Signal the sandbox and wait for it to exit; returns its stdout and stderr."""
+        self.process.send_signal(stop_signal)
+        return self.process.communicate(timeout=60)
+
+
+@pytest.fixture
+def sandbox_process(tmp_path: Path) -> Iterator[Callable[..., SandboxProcess]]:
+    """Start the sandbox command with extra arguments; waits until its config is written."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*arguments: str) -> SandboxProcess:
+        config_file = tmp_path / f"config-{len(started)}.json"
+        command = [sys.executable, "-m", "tap_exports.sandbox", "--write-config", str(config_file)]
+        process = subprocess.Popen(
+            [*command, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        deadline = time.monotonic() + _START_SECONDS
+        while not (config_file.exists() and config_file.read_text().endswith("\n")):
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"the sandbox did not start: {process.communicate(timeout=10)[1]}")
+            time.sleep(0.05)
+        return SandboxProcess(process, json.loads(config_file.read_text()))
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -30,56 +26,37 @@ def memory_kib(pid: int, field: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
-def test_million_row_export_streams_with_bounded_memory(tmp_path):
-    config_file = tmp_path / "config.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tap_exports.sandbox",
-            "--rows",
-            str(ROWS),
-            "--write-config",
-            str(config_file),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not (config_file.exists() and config_file.read_text().endswith("\n")):
-            assert process.poll() is None, "the sandbox exited"
-            assert time.monotonic() < deadline, "the sandbox did not start"
-            time.sleep(0.05)
-        settings = json.loads(config_file.read_text())["mailgun"]
-        session = requests.Session()
-        session.auth = ("api", settings["api_key"])
-        api = f"{settings['base_url']}/v3/exports"
-        session.get(api, timeout=10)
-        baseline = memory_kib(process.pid, "VmRSS") * 1024
+def test_million_row_export_streams_with_bounded_memory(sandbox_process):
+    running = sandbox_process("--rows", str(ROWS))
+    pid = running.process.pid
+    settings = running.config["mailgun"]
+    session = requests.Session()
+    session.auth = ("api", settings["api_key"])
+    api = f"{settings['base_url']}/v3/exports"
+    session.get(api, timeout=10)
+    baseline = memory_kib(pid, "VmRSS") * 1024
 
-        export_id = session.post(
-            api, data={"url": "/v3/mg.example.com/bounces"}, timeout=10
-        ).json()["id"]
-        deadline = time.monotonic() + _WAIT_SECONDS
-        while session.get(f"{api}/{export_id}", timeout=10).json()["status"] != "complete":
-            assert time.monotonic() < deadline, "export did not complete"
-            time.sleep(0.2)
-        link = session.get(
-            f"{api}/{export_id}/download_url", allow_redirects=False, timeout=10
-        ).headers["Location"]
+    export_id = session.post(api, data={"url": "/v3/mg.example.com/bounces"}, timeout=10).json()[
+        "id"
+    ]
+    deadline = time.monotonic() + _WAIT_SECONDS
+    while session.get(f"{api}/{export_id}", timeout=10).json()["status"] != "complete":
+        assert time.monotonic() < deadline, "export did not complete"
+        time.sleep(0.2)
+    link = session.get(
+        f"{api}/{export_id}/download_url", allow_redirects=False, timeout=10
+    ).headers["Location"]
+    session.close()
 
-        with urllib.request.urlopen(link, timeout=60) as response:
-            size = int(response.headers["Content-Length"])
-            reader = csv.reader(io.TextIOWrapper(response, encoding="utf-8", newline=""))
-            header = next(reader)
-            rows = sum(1 for _ in reader)
-        peak = memory_kib(process.pid, "VmHWM") * 1024
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, errors = process.communicate(timeout=60)
-    assert process.returncode == 0, errors
+    with urllib.request.urlopen(link, timeout=60) as response:
+        size = int(response.headers["Content-Length"])
+        reader = csv.reader(io.TextIOWrapper(response, encoding="utf-8", newline=""))
+        header = next(reader)
+        rows = sum(1 for _ in reader)
+    peak = memory_kib(pid, "VmHWM") * 1024
+    _, errors = running.stop()
+
+    assert running.process.returncode == 0, errors
     assert header == ["address", "code", "error", "created_at"]
     assert rows == ROWS
     assert size > 2 * MAX_GROWTH_BYTES

@@ -7,10 +7,17 @@ import time
 import pytest
 import requests
 
-from tap_exports.sandbox import CsvFormat, Fault, MailgunOptions, Sandbox
+from tap_exports.sandbox import CsvFormat, Fault, MailgunOptions, Sandbox, StatusDelays
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
 
 BOUNCES = "/v3/mg.example.com/bounces"
+#: For tests that must act while an export is still running, even on a loaded machine.
+SLOW_DELAYS = StatusDelays(running_after=0.5, complete_after=1.0)
+
+
+@pytest.fixture
+def slow_mailgun(sandbox_factory, mailgun_client):
+    return mailgun_client(sandbox_factory(delays=SLOW_DELAYS))
 
 
 def truth(sandbox: Sandbox, url: str) -> list[dict[str, object]]:
@@ -42,12 +49,12 @@ def test_create_poll_list_and_download_serve_the_exact_list(sandbox, mailgun):
     assert list(rows[0]) == ["address", "code", "error", "created_at"]
 
 
-def test_status_goes_through_processing(mailgun):
-    export_id = mailgun.create("/v3/domains").json()["id"]
+def test_status_goes_through_processing(slow_mailgun):
+    export_id = slow_mailgun.create("/v3/domains").json()["id"]
     seen = []
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and (not seen or seen[-1] != "complete"):
-        status = mailgun.get(export_id).json()["status"]
+        status = slow_mailgun.get(export_id).json()["status"]
         if not seen or seen[-1] != status:
             seen.append(status)
         time.sleep(0.01)
@@ -74,7 +81,9 @@ def test_rows_carry_rfc2822_dates_and_string_codes(sandbox):
     assert first["code"].isdigit()
 
 
-def test_duplicate_request_while_processing_is_a_400(sandbox, mailgun):
+def test_duplicate_request_while_processing_is_a_400(sandbox_factory, mailgun_client):
+    sandbox = sandbox_factory(delays=SLOW_DELAYS)
+    mailgun = mailgun_client(sandbox)
     first = mailgun.create(BOUNCES).json()
     duplicate = mailgun.create("v3/mg.example.com/bounces/")
     assert duplicate.status_code == 400
@@ -103,7 +112,8 @@ def test_list_filter_matches_the_normalized_url_exactly(mailgun):
     assert len(mailgun.list().json()["items"]) == 2
 
 
-def test_unknown_export_and_not_ready_download_are_404(mailgun):
+def test_unknown_export_and_not_ready_download_are_404(slow_mailgun):
+    mailgun = slow_mailgun
     missing = mailgun.get("0123456789abcdef01234567")
     assert missing.status_code == 404
     assert missing.json() == {"message": "export not found"}
