@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
@@ -56,7 +56,7 @@ COMMON_SETTINGS = th.PropertiesList(
 )
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float | Decimal]:
     """Numbers as the SDK reads them from JSON (``Decimal`` for fractions), not booleans."""
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
