@@ -98,7 +98,7 @@ def run_cli(
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
 ) -> SyncResult:
-    """Run ``tap-exports`` in a subprocess; optionally send ``stop_signal`` once a message matches."""
+    """Run ``tap-exports`` in a subprocess; send ``stop_signal`` once a message matches."""
     with tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp, "config.json")
         config_path.write_text(json.dumps(config))
