@@ -68,6 +68,13 @@ class RecordEmitter:
         self.buffer = bytearray()
         self.pending = 0
         self.maps = self._maps(stream)
+        self.plain = (
+            len(self.maps) == 1
+            and self.maps[0][0] is None
+            and not self.booleans
+            and not self.nested
+            and not self.additional
+        )
         self._stamp()
 
     def _maps(self, stream: Stream) -> list[tuple[Callable[[Row], Row | None] | None, bytes]]:
@@ -130,19 +137,29 @@ class RecordEmitter:
         )
         return conformed[name]
 
-    def write(self, row: Row) -> None:
-        """Queue the RECORD message(s) of one source row."""
-        record = self.shape(row)
+    def write_batch(self, rows: list[Row]) -> None:
+        """Queue the RECORD message(s) of a batch of source rows."""
         buffer = self.buffer
         encode_into = self.encoder.encode_into
-        for transform, prefix in self.maps:
-            mapped = record if transform is None else transform(record)
-            if mapped is None:
-                continue
-            buffer += prefix
-            encode_into(mapped, buffer, -1)
-            buffer += self.suffix
-        self.pending += 1
+        suffix = self.suffix
+        if self.plain:
+            # One identity map and nothing to conform: a row whose keys are exactly the
+            # selected properties is already its own record.
+            keep, shape, prefix = self.keep, self.shape, self.maps[0][1]
+            for row in rows:
+                buffer += prefix
+                encode_into(row if row.keys() == keep else shape(row), buffer, -1)
+                buffer += suffix
+        else:
+            for row in rows:
+                record = self.shape(row)
+                for transform, prefix in self.maps:
+                    mapped = record if transform is None else transform(record)
+                    if mapped is not None:
+                        buffer += prefix
+                        encode_into(mapped, buffer, -1)
+                        buffer += suffix
+        self.pending += len(rows)
         if len(buffer) >= FLUSH_BYTES:
             self.flush()
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
 import logging
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -37,7 +36,8 @@ from tap_exports.engine.job import ExportJob, Window, format_instant, parse_inst
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError
-from tap_exports.io.decode import DecodeStats, iter_records
+from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
+from tap_exports.io.rows import flatten
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
@@ -149,9 +149,9 @@ class BulkExportStream(Stream):
                 self._write_starting_replication_value(current)
                 self._emitter = RecordEmitter(self, logger=self.logger)
                 try:
-                    write = self._emitter.write
-                    for row in self.get_records(current):
-                        write(row)
+                    write = self._emitter.write_batch
+                    for batch in self.record_batches(current):
+                        write(batch)
                     self._flush_records()
                 finally:
                     self._emitter = None
@@ -261,6 +261,11 @@ class BulkExportStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Row]:
+        """Rows one by one, for the SDK's own loop (dry runs and ``--test``)."""
+        yield from flatten(self.record_batches(context))
+
+    def record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
+        """Every row this run emits for ``context``, in batches, driving exports as it goes."""
         self.exports_tap.prepare_exports()
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
@@ -290,7 +295,7 @@ class BulkExportStream(Stream):
                     continue
                 inline = None
             if inline is not None:
-                newest = yield from self._emit(inline, context, window=window, skip=0)
+                newest = yield from self._emit(batched(inline), context, window=window, skip=0)
                 self._complete_window(window, newest, context)
                 continue
             prepared = self._prepared.get(self._slot(context))
@@ -303,7 +308,7 @@ class BulkExportStream(Stream):
 
     def _run_export(
         self, job: ExportJob, context: Context | None, *, resumed: bool
-    ) -> Iterator[Row]:
+    ) -> Iterator[list[Row]]:
         """Finish ``job``; if the provider no longer has it, create it again, once."""
         try:
             yield from self._finish(job, context)
@@ -318,7 +323,7 @@ class BulkExportStream(Stream):
             )
             yield from self._finish(self._create(job.window, context), context)
 
-    def _finish(self, job: ExportJob, context: Context | None) -> Iterator[Row]:
+    def _finish(self, job: ExportJob, context: Context | None) -> Iterator[list[Row]]:
         """Wait for ``job``, emit all its rows, and close its window."""
         adapter = self.adapter(context)
         done = self._await(job, context)
@@ -345,7 +350,10 @@ class BulkExportStream(Stream):
                     done.export_id,
                 )
             newest = yield from self._emit(
-                self._file_rows(done, adapter), context, window=done.window, skip=done.rows_emitted
+                self._file_batches(done, adapter),
+                context,
+                window=done.window,
+                skip=done.rows_emitted,
             )
         else:
             LOGGER.info(
@@ -364,13 +372,14 @@ class BulkExportStream(Stream):
             return prepared[1].result()
         return self._wait(job, context)
 
-    def _file_rows(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[Row]:
-        """Every row of every file of a finished export, in order, streamed."""
+    def _file_batches(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[list[Row]]:
+        """Every row of every file of a finished export, in order, in batches, streamed."""
         bad_rows = self.config.get("on_bad_rows", "fail")
         for target in adapter.targets(job):
             stats = DecodeStats()
+            transform = target.transform
             with target.source.open() as raw:
-                rows = iter_records(
+                batches = iter_record_batches(
                     raw,
                     fmt=target.format,
                     source_name=target.source.name,
@@ -378,7 +387,8 @@ class BulkExportStream(Stream):
                     on_bad_row=bad_rows,
                     stats=stats,
                 )
-                yield from map(target.transform, rows)
+                for batch in batches:
+                    yield [transform(row) for row in batch]
             if stats.bad_rows:
                 LOGGER.warning(
                     "%s %s: skipped %d malformed rows in %s (on_bad_rows=skip)",
@@ -389,12 +399,18 @@ class BulkExportStream(Stream):
                 )
 
     def _emit(
-        self, rows: Iterable[Row], context: Context | None, *, window: Window, skip: int
-    ) -> Generator[Row, None, str | None]:
-        """Yield rows to the SDK, checkpointing progress; return the newest replication value.
+        self,
+        batches: Iterable[list[Row]],
+        context: Context | None,
+        *,
+        window: Window,
+        skip: int,
+    ) -> Generator[list[Row], None, str | None]:
+        """Pass batches on, checkpointing progress; return the newest replication value.
 
-        When the generator is resumed for row ``n``, the SDK has written the rows
-        before it, so a checkpoint taken there records ``n - 1`` rows as done.
+        When the generator is resumed for a batch, everything before it has been
+        written, so a checkpoint taken there records those rows as done. The first
+        ``skip`` rows (already emitted before a restart) are dropped.
         """
         key = self.replication_key
         floor = (
@@ -403,21 +419,29 @@ class BulkExportStream(Stream):
             else None
         )
         export = self._state(context).get("export")
+        tracked = isinstance(export, dict)
         newest: str | None = None
-        count = skip
-        for count, row in enumerate(itertools.islice(rows, skip, None), start=skip + 1):
-            if isinstance(export, dict) and count % self.CHECKPOINT_ROWS == 0:
-                export["rows_emitted"] = count - 1
+        count = checkpointed = 0
+        for batch in batches:
+            if tracked and count - checkpointed >= self.CHECKPOINT_ROWS:
+                export["rows_emitted"] = checkpointed = count  # type: ignore[index]
                 self._checkpoint()
+            size = len(batch)
+            if count + size <= skip:
+                count += size
+                continue
+            rows = batch[skip - count :] if count < skip else batch
+            count += size
             if key:
-                value = row.get(key)
-                if value is not None:
-                    text = str(value)
-                    if floor is not None and text < floor:
-                        continue
-                    if newest is None or text > newest:
-                        newest = text
-            yield row
-        if isinstance(export, dict):
-            export["rows_emitted"] = count
+                if floor is not None:
+                    rows = [row for row in rows if str(row.get(key) or floor) >= floor]
+                values = [str(value) for row in rows if (value := row.get(key)) is not None]
+                if values:
+                    top = max(values)
+                    if newest is None or top > newest:
+                        newest = top
+            if rows:
+                yield rows
+        if tracked:
+            export["rows_emitted"] = count  # type: ignore[index]
         return newest
