@@ -22,16 +22,17 @@ import datetime as dt
 import functools
 import logging
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
+from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
-from tap_exports.engine.emit import RecordEmitter
+from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper, RecordSink
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.status import ExportStatus
@@ -67,7 +68,7 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
-        self._emitter: RecordEmitter | None = None
+        self._sink: RecordSink | None = None
         super().__init__(tap, **kwargs)
         self._record_counter = self.get_record_counter()
 
@@ -106,18 +107,19 @@ class BulkExportStream(Stream):
         return parse_instant(str(value)) if value else None
 
     def _checkpoint(self) -> None:
-        self._flush_records()
+        """Make every row handed on so far durable downstream, then write STATE."""
+        self._flush_sink()
         self.state_manager.is_flushed = False
         self._write_state_message()
 
-    def _flush_records(self) -> None:
-        if self._emitter is not None:
-            self._record_counter.increment(self._emitter.flush())
+    def _flush_sink(self) -> None:
+        if self._sink is not None:
+            self._record_counter.increment(self._sink.flush())
 
     # Emission -----------------------------------------------------------------------
 
-    def _fast_path(self, *, write_messages: bool) -> bool:
-        """The bulk writer applies unless a dry run caps the rows (``--test``)."""
+    def _bulk(self, *, write_messages: bool) -> bool:
+        """The bulk sinks apply unless a dry run caps the rows (``--test``)."""
         return (
             write_messages
             and self.selected
@@ -129,32 +131,64 @@ class BulkExportStream(Stream):
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
     ) -> Generator[Row, Any, Any]:
-        """Drive :meth:`get_records` through the bulk :class:`RecordEmitter`.
-
-        Same contract as the SDK's loop (metrics, partitions, state finalisation), minus
-        the per-row work that is constant for a stream.
-        """
-        if not self._fast_path(write_messages=write_messages):
+        """RECORD messages through the bulk :class:`RecordEmitter`."""
+        if not self._bulk(write_messages=write_messages):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
+        self._drive(context, lambda shaper: RecordEmitter(self, shaper))
+
+    @override
+    def _sync_batches(self, batch_config: BatchConfig, context: Context | None = None) -> None:
+        """BATCH files written straight from the export rows (JSONL, gzipped or not)."""
+        if batch_config.encoding.format != "jsonl" or not self._bulk(write_messages=True):
+            super()._sync_batches(batch_config, context)
+            return
+
+        def announce(manifest: list[str]) -> None:
+            self._write_batch_message(encoding=batch_config.encoding, manifest=manifest)
+
+        with self.get_batch_counter() as batches:
+            self._drive(
+                context,
+                lambda shaper: BatchFileWriter(self, shaper, batch_config, announce),
+                on_flush=batches.increment,
+            )
+
+    def _drive(
+        self,
+        context: Context | None,
+        sink: Callable[[RecordShaper], RecordSink],
+        on_flush: Callable[[], None] | None = None,
+    ) -> None:
+        """Feed every partition's batches to a sink, checkpointing every few thousand rows.
+
+        Same contract as the SDK's loop (metrics, partitions, state finalisation) minus
+        the per-row work that is constant for a stream. A checkpoint is taken when the
+        next batch is asked for, so the rows it counts have all been handed to the sink.
+        """
         self._record_counter = self.get_record_counter()
         timer = self.get_sync_timer()
         contexts: list[Context | None] = [context] if context is not None else [None]
         if context is None and self.partitions:
             contexts = list(self.partitions)
+        shaper = RecordShaper(self, logger=self.logger)
         with self._record_counter, timer:
             for current in contexts:
                 self._record_counter.with_context(current or {})
                 timer.with_context(current or {})
                 self._write_starting_replication_value(current)
-                self._emitter = RecordEmitter(self, logger=self.logger)
+                self._sink = sink(shaper)
                 try:
-                    write = self._emitter.write_batch
+                    since_checkpoint = 0
                     for batch in self.record_batches(current):
-                        write(batch)
-                    self._flush_records()
+                        if since_checkpoint >= self.CHECKPOINT_ROWS:
+                            self._checkpoint()
+                            since_checkpoint = 0
+                        self._sink.write_batch(batch)
+                        since_checkpoint += len(batch)
+                    self._flush_sink()
                 finally:
-                    self._emitter = None
+                    self._sink = None
                 if current is not None:
                     self._finalize_state(self.get_context_state(current))
         if context is None:
@@ -408,9 +442,9 @@ class BulkExportStream(Stream):
     ) -> Generator[list[Row], None, str | None]:
         """Pass batches on, checkpointing progress; return the newest replication value.
 
-        When the generator is resumed for a batch, everything before it has been
-        written, so a checkpoint taken there records those rows as done. The first
-        ``skip`` rows (already emitted before a restart) are dropped.
+        ``rows_emitted`` in state counts the rows handed on before the current batch,
+        which is what a checkpoint taken when the next batch is asked for may claim.
+        The first ``skip`` rows (emitted before a restart) are dropped.
         """
         key = self.replication_key
         floor = (
@@ -421,11 +455,10 @@ class BulkExportStream(Stream):
         export = self._state(context).get("export")
         tracked = isinstance(export, dict)
         newest: str | None = None
-        count = checkpointed = 0
+        count = 0
         for batch in batches:
-            if tracked and count - checkpointed >= self.CHECKPOINT_ROWS:
-                export["rows_emitted"] = checkpointed = count  # type: ignore[index]
-                self._checkpoint()
+            if tracked:
+                export["rows_emitted"] = count  # type: ignore[index]
             size = len(batch)
             if count + size <= skip:
                 count += size
