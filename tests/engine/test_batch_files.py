@@ -1,4 +1,4 @@
-"""BATCH output: JSONL files written straight from the export, announced before state counts them."""
+"""BATCH output: JSONL files from the export, announced before state counts them."""
 
 from __future__ import annotations
 
