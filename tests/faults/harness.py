@@ -1,0 +1,344 @@
+"""One provider of the sandbox, one fault, and the verdict users care about.
+
+A :class:`Scenario` runs the tap as users do (in process through ``sync_all``, or
+the ``tap-exports`` command in a subprocess) against one provider's bulk stream,
+keeps every Singer message of every run, and judges the union of the runs against
+a clean reference run: rows lost, rows that should not be there, exports created
+beyond what the provider needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tap_exports.sandbox import Fault, Sandbox, SandboxConfig, StatusDelays
+from tap_exports.sandbox.registry import EMULATORS
+from tap_exports.tap import TapExports
+
+TAP = str(Path(sys.executable).with_name("tap-exports"))
+#: Exports finish within a fraction of a second; every fault sandbox shares one epoch so
+#: that a reference run in another sandbox sees exactly the same rows.
+FAST = StatusDelays(running_after=0.05, complete_after=0.15)
+EPOCH = (dt.datetime.now(dt.UTC) - dt.timedelta(days=20)).replace(
+    hour=0, minute=0, second=0, microsecond=0
+)
+SMALL_ROWS = 300
+#: More rows than ``BulkExportStream.CHECKPOINT_ROWS`` in one file, so a run can be
+#: stopped after it checkpointed part of a download.
+BIG_ROWS = 24_000
+CLI_TIMEOUT = 120.0
+
+Message = dict[str, Any]
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where one provider's emulator can be hurt: the operations its routes register.
+
+    ``file`` names the fault-plan provider and operation that serve the export file's
+    bytes; ``link`` the call that hands out a download link that can expire.
+    """
+
+    name: str
+    title: str
+    stream: str
+    create: str
+    poll: str
+    file: tuple[str, str]
+    link: str | None = None
+    rate_hint: Fault | None = None
+    #: A create that meets a running export of the same data adopts it.
+    adopts_running: bool = False
+    formats: frozenset[str] = frozenset({"csv"})
+
+    def __str__(self) -> str:
+        return self.name
+
+
+PROFILES: dict[str, Profile] = {
+    "mailgun": Profile(
+        name="mailgun",
+        title="Mailgun",
+        stream="mailgun_bounces",
+        create="create",
+        poll="get",
+        link="download_url",
+        file=("mailgun", "storage_get"),
+        rate_hint=Fault.status(429, {"message": "slow down", "retry-seconds": 1}),
+        adopts_running=True,
+    ),
+}
+
+
+def profiles(where: Callable[[Profile], bool] = lambda _: True) -> list[Profile]:
+    """The profiles of the providers the sandbox serves, filtered by ``where``."""
+    served = {emulator.name for emulator in EMULATORS}
+    return [profile for name, profile in PROFILES.items() if name in served and where(profile)]
+
+
+def sandbox_config(**fields: Any) -> SandboxConfig:
+    """The fault suite's sandbox: small data, fast exports, the shared epoch."""
+    return SandboxConfig(
+        **{"delays": FAST, "default_rows": SMALL_ROWS, "epoch": EPOCH, "seed": 7, **fields}
+    )
+
+
+def tap_config(sandbox: Sandbox, profile: Profile, **common: Any) -> dict[str, Any]:
+    """The sandbox's tap config reduced to one provider, with common settings overridden."""
+    config = sandbox.tap_config()
+    names = {emulator.name for emulator in sandbox.emulators}
+    config = {key: value for key, value in config.items() if key not in names - {profile.name}}
+    return {**config, **common}
+
+
+def catalog_selecting(config: dict[str, Any], stream: str) -> dict[str, Any]:
+    """The tap's discovered catalog with only ``stream`` selected."""
+    catalog = TapExports(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] == stream
+    return catalog
+
+
+def primary_keys(config: dict[str, Any], stream: str) -> tuple[str, ...]:
+    """The stream's key properties (empty: rows are compared whole)."""
+    return tuple(TapExports(config=config).streams[stream].primary_keys or ())
+
+
+@dataclass
+class Outcome:
+    """What one run wrote and how it ended."""
+
+    messages: list[Message]
+    exit_code: int
+    stderr: str = ""
+    error: BaseException | None = None
+
+    def states(self) -> list[dict[str, Any]]:
+        return [message["value"] for message in self.messages if message["type"] == "STATE"]
+
+    def records(self, stream: str) -> list[Record]:
+        return [
+            message["record"]
+            for message in self.messages
+            if message["type"] == "RECORD" and message["stream"] == stream
+        ]
+
+    def metrics(self, metric: str) -> list[dict[str, Any]]:
+        """SDK-style ``METRIC: {...}`` log lines of ``metric`` (CLI runs)."""
+        points = []
+        for line in self.stderr.splitlines():
+            _, found, text = line.partition("METRIC: ")
+            if found:
+                point = json.loads(text)
+                if point["metric"] == metric:
+                    points.append(point)
+        return points
+
+
+def exports_of(state: dict[str, Any], stream: str) -> list[dict[str, Any]]:
+    """Every in-flight export a STATE value holds for ``stream`` (any partition)."""
+    entry = state.get("bookmarks", {}).get(stream, {})
+    parts = [entry, *entry.get("partitions", [])]
+    return [part["export"] for part in parts if isinstance(part.get("export"), dict)]
+
+
+@contextlib.contextmanager
+def _captured_stdout() -> Iterator[io.BytesIO]:
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    saved = sys.stdout
+    sys.stdout = text
+    try:
+        yield raw
+    finally:
+        text.flush()
+        sys.stdout = saved
+
+
+def _parse(lines: list[str]) -> list[Message]:
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+class Scenario:
+    """One provider's bulk stream, run as often as a test needs, judged as a whole."""
+
+    def __init__(self, sandbox: Sandbox, profile: Profile, **common: Any) -> None:
+        self.sandbox = sandbox
+        self.profile = profile
+        self.config = tap_config(sandbox, profile, **common)
+        self.catalog = catalog_selecting(self.config, profile.stream)
+        self.keys = primary_keys(self.config, profile.stream)
+        self.outcomes: list[Outcome] = []
+
+    @property
+    def stream(self) -> str:
+        return self.profile.stream
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """The last STATE any run emitted (what Meltano would hand the next run)."""
+        for outcome in reversed(self.outcomes):
+            states = outcome.states()
+            if states:
+                return states[-1]
+        return None
+
+    def run(self, **overrides: Any) -> Outcome:
+        """``sync_all`` in this process, from the last state; an error ends it with code 1."""
+        config = {**self.config, **overrides}
+        handler = _LogCollector()
+        logging.getLogger().addHandler(handler)
+        error: BaseException | None = None
+        try:
+            with _captured_stdout() as raw:
+                try:
+                    TapExports(config=config, state=self.state, catalog=self.catalog).sync_all()
+                except Exception as exc:  # the CLI would log it and exit 1
+                    error = exc
+                sys.stdout.flush()
+                lines = raw.getvalue().decode("utf-8").splitlines()
+        finally:
+            logging.getLogger().removeHandler(handler)
+        outcome = Outcome(_parse(lines), 0 if error is None else 1, handler.text(), error)
+        self.outcomes.append(outcome)
+        return outcome
+
+    def run_cli(
+        self,
+        *,
+        stop_when: Callable[[Message], bool] | None = None,
+        stop_signal: int = signal.SIGKILL,
+        env: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> Outcome:
+        """``tap-exports`` in a subprocess; ``stop_signal`` once a message matches ``stop_when``.
+
+        Stdout is read to its end even after the signal: whatever reached the pipe
+        reached the target.
+        """
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {
+                "config": {**self.config, **overrides},
+                "catalog": self.catalog,
+                "state": self.state,
+            }
+            args = [TAP]
+            for name, content in files.items():
+                if content is not None:
+                    path = Path(tmp, f"{name}.json")
+                    path.write_text(json.dumps(content))
+                    args += [f"--{name}", str(path)]
+            stderr_path = Path(tmp, "stderr.log")
+            with stderr_path.open("w") as stderr:
+                process = subprocess.Popen(
+                    args,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    env={**os.environ, **(env or {})},
+                )
+                watchdog = threading.Timer(CLI_TIMEOUT, process.kill)
+                watchdog.start()
+                messages: list[Message] = []
+                try:
+                    assert process.stdout is not None
+                    signalled = False
+                    for line in process.stdout:
+                        if not line.strip():
+                            continue
+                        messages.append(json.loads(line))
+                        if not signalled and stop_when is not None and stop_when(messages[-1]):
+                            process.send_signal(stop_signal)
+                            signalled = True
+                    process.wait(timeout=CLI_TIMEOUT)
+                finally:
+                    watchdog.cancel()
+                    if process.poll() is None:
+                        process.kill()
+                        process.wait(timeout=30)
+            outcome = Outcome(messages, process.returncode, stderr_path.read_text())
+        self.outcomes.append(outcome)
+        return outcome
+
+    # Verdicts -------------------------------------------------------------------
+
+    def key(self, record: Record) -> str:
+        if not self.keys:
+            return json.dumps(record, sort_keys=True)
+        return json.dumps([record.get(name) for name in self.keys])
+
+    def loaded(self) -> dict[str, Record]:
+        """Every record of the stream from every run, deduplicated by primary key."""
+        return {
+            self.key(record): record
+            for outcome in self.outcomes
+            for record in outcome.records(self.stream)
+        }
+
+    def exports_created(self) -> int:
+        return self.sandbox.stats.exports_created(self.profile.name)
+
+
+class _LogCollector(logging.Handler):
+    """Formatted log lines of an in-process run, as the CLI would print them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass
+class Reference:
+    """A clean run's records by key, and how many exports it needed."""
+
+    records: dict[str, Record]
+    exports: int
+
+
+@dataclass
+class Verdict:
+    """The outcome of a fault, as the fault table shows it."""
+
+    rows_lost: int
+    rows_extra: int
+    rows_changed: int
+    duplicate_exports: int
+    exit_codes: list[int] = field(default_factory=list)
+
+
+def judge(scenario: Scenario, reference: Reference, *, allowed_exports: int = 0) -> Verdict:
+    """Compare the union of a scenario's runs with the reference run."""
+    loaded = scenario.loaded()
+    expected = reference.records
+    both = expected.keys() & loaded.keys()
+    return Verdict(
+        rows_lost=len(expected.keys() - loaded.keys()),
+        rows_extra=len(loaded.keys() - expected.keys()),
+        rows_changed=sum(1 for key in both if loaded[key] != expected[key]),
+        duplicate_exports=scenario.exports_created() - reference.exports - allowed_exports,
+        exit_codes=[outcome.exit_code for outcome in scenario.outcomes],
+    )
