@@ -91,5 +91,17 @@ class DataError(TapExportsError):
         super().__init__(f"{source}, line {line}: {problem}")
 
 
+class RunInterruptedError(SystemExit):
+    """The run was stopped by a signal; exits with ``128 + signal`` once state is written.
+
+    A ``SystemExit`` so that no ``except Exception`` on the way (retry loops) can
+    swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(128 + signum)
+
+
 class DownloadError(TapExportsError):
     """A download could not be completed even after retries and fresh links."""

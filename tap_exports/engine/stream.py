@@ -36,7 +36,7 @@ from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.status import ExportStatus
-from tap_exports.errors import ExportFailedError, ExportGoneError
+from tap_exports.errors import ExportFailedError, ExportGoneError, RunInterruptedError
 from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
 from tap_exports.io.rows import flatten
 
@@ -108,9 +108,10 @@ class BulkExportStream(Stream):
 
     def _checkpoint(self) -> None:
         """Make every row handed on so far durable downstream, then write STATE."""
-        self._flush_sink()
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        with self.exports_tap.interruptions.deferred():
+            self._flush_sink()
+            self.state_manager.is_flushed = False
+            self._write_state_message()
 
     def _flush_sink(self) -> None:
         if self._sink is not None:
@@ -184,9 +185,16 @@ class BulkExportStream(Stream):
                         if since_checkpoint >= self.CHECKPOINT_ROWS:
                             self._checkpoint()
                             since_checkpoint = 0
-                        self._sink.write_batch(batch)
+                        with self.exports_tap.interruptions.deferred():
+                            self._sink.write_batch(batch)
                         since_checkpoint += len(batch)
                     self._flush_sink()
+                except RunInterruptedError:
+                    # ``rows_emitted`` counts the batches handed to the sink: flush
+                    # them, then write the state that counts them.
+                    self._checkpoint()
+                    self.exports_tap.export_pool.shutdown()
+                    raise
                 finally:
                     self._sink = None
                 if current is not None:
@@ -274,16 +282,19 @@ class BulkExportStream(Stream):
 
     def _create(self, window: Window, context: Context | None) -> ExportJob:
         adapter = self.adapter(context)
-        job = adapter.create(window)
-        LOGGER.info(
-            "%s %s: created export %s for %s%s",
-            adapter.provider,
-            self.name,
-            job.export_id,
-            window,
-            f" of {self._slot(context)}" if context else "",
-        )
-        self._remember(job, context)
+        # Stopping between the provider's answer and the STATE holding its id would
+        # leave an export the next run cannot find.
+        with self.exports_tap.interruptions.deferred():
+            job = adapter.create(window)
+            LOGGER.info(
+                "%s %s: created export %s for %s%s",
+                adapter.provider,
+                self.name,
+                job.export_id,
+                window,
+                f" of {self._slot(context)}" if context else "",
+            )
+            self._remember(job, context)
         return job
 
     def _wait(self, job: ExportJob, context: Context | None) -> ExportJob:
