@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -9,7 +10,7 @@ from typing import Any, Protocol
 import pytest
 
 from tap_exports.sandbox import Sandbox
-from tests.faults.harness import Profile, Reference, Scenario, Verdict, judge, sandbox_config
+from tests.faults.harness import FAST, Profile, Reference, Scenario, Verdict, judge, sandbox_config
 
 TABLE = Path("build/fault-table.md")
 
@@ -82,7 +83,7 @@ def reference(
         config = scenario.sandbox.config
         key = (scenario.profile.name, config.default_rows, scenario.stream)
         if key not in references:
-            with Sandbox(config) as clean:
+            with Sandbox(dataclasses.replace(config, delays=FAST)) as clean:
                 run = Scenario(clean, scenario.profile)
                 outcome = run.run()
                 assert outcome.error is None, outcome.error

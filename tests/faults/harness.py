@@ -40,7 +40,7 @@ SMALL_ROWS = 300
 #: More rows than ``BulkExportStream.CHECKPOINT_ROWS`` in one file, so a run can be
 #: stopped after it checkpointed part of a download.
 BIG_ROWS = 24_000
-CLI_TIMEOUT = 120.0
+CLI_TIMEOUT = 30.0
 
 Message = dict[str, Any]
 Record = dict[str, Any]
