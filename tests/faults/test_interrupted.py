@@ -16,8 +16,6 @@ from tests.faults.harness import (
     FAST,
     Message,
     Profile,
-    Reference,
-    Scenario,
     Verdict,
     exports_of,
     profiles,
@@ -106,4 +104,3 @@ def test_sigterm_writes_state_and_exits_non_zero(
     received = len(stopped.records(run.stream))
     assert counted <= received < counted + 2 * BATCH_ROWS
     _rerun_and_judge(run, verdict, "SIGTERM in the middle of a download")
-
