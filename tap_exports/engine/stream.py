@@ -251,6 +251,8 @@ class BulkExportStream(Stream):
         adapter = self.adapter(context)
         done = self._await(job, context)
         if done.status is ExportStatus.FAILED:
+            self._state(context).pop("export", None)
+            self._checkpoint()
             reason = done.detail.get("reason") or "no reason given"
             raise ExportFailedError(
                 adapter.provider,
