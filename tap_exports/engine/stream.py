@@ -142,11 +142,13 @@ class BulkExportStream(Stream):
         """Create (or resume) each source's first export and start waiting for it.
 
         Called for every selected stream before the first one emits, so providers
-        prepare their files in parallel while earlier streams are being read.
+        prepare their files in parallel while earlier streams are being read, and
+        refuse invalid requests (:meth:`ExportAdapter.preflight`) before any row is out.
         """
         for context in self.partitions or [None]:
             job = self._in_flight(context)
             adapter = self.adapter(context)
+            adapter.preflight()
             if job is None:
                 plan = [] if adapter.has_inline_path else self._plan(context)
                 if not plan:
