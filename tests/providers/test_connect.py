@@ -131,8 +131,12 @@ def test_small_collections_are_answered_inline(sandbox_factory, logs):
     assert_no_secrets(sandbox, logs.text, json.dumps(run.messages))
 
 
-def test_a_413_moves_the_window_to_an_s3_export_read_from_the_users_bucket(large, logs):
-    run = sync(connect_config(large))
+@pytest.mark.parametrize(
+    "s3_path", ["s3://{bucket}/exports/", "https://{bucket}.s3.amazonaws.com/exports/"]
+)
+def test_a_413_moves_the_window_to_an_s3_export_read_from_the_users_bucket(large, logs, s3_path):
+    bucket = large.emulator(ConnectEmulator).bucket
+    run = sync(connect_config(large, s3_path=s3_path.format(bucket=bucket)))
     assert run.error is None
     assert run.records("connect_purchases") == truth(large, "purchases")
     assert run.records("connect_pageviews") == truth(large, "pageviews")
@@ -186,6 +190,15 @@ def test_s3_credentials_connect_cannot_use_fail_the_export_without_leaking_them(
     assert "SignatureDoesNotMatch" in str(run.error)
     for text in (str(run.error), logs.text, json.dumps(run.messages)):
         assert "not-the-right-secret" not in text
+
+
+def test_a_wrong_api_key_is_refused_naming_connect_and_not_the_key(large, logs):
+    run = sync(connect_config(large, api_key="not-the-projects-key"))
+    assert isinstance(run.error, ProviderError)
+    assert str(run.error).startswith("Connect: HTTP 401 on GET /connect/events/")
+    assert "check the provider's credentials" in str(run.error)
+    for text in (str(run.error), logs.text, json.dumps(run.messages)):
+        assert "not-the-projects-key" not in text
 
 
 def test_an_invalid_filter_fails_before_anything_is_emitted_quoting_connect(large):
