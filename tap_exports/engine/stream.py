@@ -119,6 +119,15 @@ class BulkExportStream(Stream):
         self._checkpoint()
 
     @override
+    def _process_record(
+        self,
+        record: Row,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Rows keep exactly the schema's fields: the partition key is not copied into them."""
+
+    @override
     def _increment_stream_state(
         self, latest_record: Row, *, context: Context | None = None
     ) -> None:
@@ -200,11 +209,14 @@ class BulkExportStream(Stream):
         self.exports_tap.prepare_exports()
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
+        plan = self._plan(context)
         if resumed is not None:
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
             yield from self._run_export(resumed, context, resumed=True)
-        plan = self._plan(context)
+            # An open-ended window covered everything up to now; a bounded one is
+            # followed by the windows after it.
+            plan = self._plan(context) if resumed.window.end else deque()
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return
@@ -294,7 +306,7 @@ class BulkExportStream(Stream):
 
     def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
         prepared = self._prepared.get(self._slot(context))
-        if prepared is not None and prepared[0] is job:
+        if prepared is not None and prepared[0].export_id == job.export_id:
             del self._prepared[self._slot(context)]
             return prepared[1].result()
         return self._wait(job, context)
