@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("tap_exports.connect")
 
 DEFAULT_BASE_URL = "https://api.getconnect.io"
+DEFAULT_LAG_SECONDS = 60
 #: Where the first run starts when ``start_date`` is not set: all of a collection.
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: Connect keeps timestamps to the millisecond; a window this short cannot be split.
@@ -117,7 +118,7 @@ class Bucket:
 
     path: str
     access_key_id: str
-    secret_access_key: str
+    secret_access_key: str = field(repr=False)
     endpoint_url: str | None = None
 
     def object_of(self, filename: str) -> tuple[str, str]:
@@ -177,8 +178,8 @@ def filter_problems(collection: Collection) -> list[str]:
             unknown = sorted(set(condition) - FILTER_OPERATORS)
             if unknown or not condition:
                 problems.append(
-                    f"{collection.name}: {prop!r} uses unknown operators {unknown}; "
-                    f"known: {', '.join(sorted(FILTER_OPERATORS))}"
+                    f"{collection.name}: {prop!r} uses unknown operators {unknown} (known: "
+                    f"{', '.join(sorted(FILTER_OPERATORS))}; nested properties are written a.b)"
                 )
     return problems
 
@@ -440,7 +441,7 @@ class ConnectProvider(Provider):
             th.Property(
                 "lag_seconds",
                 th.IntegerType,
-                default=60,
+                default=DEFAULT_LAG_SECONDS,
                 description="Each run stops this far before now, leaving events that may "
                 "still be arriving to the next run.",
             ),
@@ -478,7 +479,7 @@ class ConnectProvider(Provider):
             ]
         if section.get("s3_path"):
             try:
-                parse_s3_path(str(section["s3_path"]) + "export.json")
+                parse_s3_path(str(section["s3_path"]))
             except ValueError as exc:
                 errors.append(f"connect.s3_path: {exc}")
         lag = section.get("lag_seconds")
@@ -505,7 +506,7 @@ class ConnectProvider(Provider):
             str(section["api_key"]),
             secrets=(bucket.secret_access_key,) if bucket else (),
         )
-        lag = dt.timedelta(seconds=int(section.get("lag_seconds", 60)))
+        lag = dt.timedelta(seconds=int(section.get("lag_seconds", DEFAULT_LAG_SECONDS)))
         return [
             ConnectCollectionStream(
                 tap,
