@@ -9,6 +9,7 @@ line), or, without S3 settings, split in halves until each part fits.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
@@ -22,7 +23,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.schema.source import SchemaDirectory
 from typing_extensions import override
 
 from tap_exports import schemas
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap_exports.connect")
 
+SCHEMAS = SchemaDirectory(schemas)
 DEFAULT_BASE_URL = "https://api.getconnect.io"
 DEFAULT_LAG_SECONDS = 60
 #: Where the first run starts when ``start_date`` is not set: all of a collection.
@@ -137,10 +139,11 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Collection:
-    """A configured collection, its optional filter, and the stream it feeds."""
+    """A configured collection, its optional filter and declared properties, and its stream."""
 
     name: str
     filter: Mapping[str, Any] | None = None
+    properties: Mapping[str, Any] | None = None
 
     @property
     def stream_name(self) -> str:
@@ -152,10 +155,13 @@ class Collection:
         """Read one ``collections`` entry: a name, or ``{"name": ..., "filter": {...}}``."""
         name: object
         query_filter: object = None
+        properties: object = None
         if isinstance(item, str):
             name = item
         elif isinstance(item, Mapping):
-            name, query_filter = item.get("name"), item.get("filter")
+            name, query_filter, properties = (
+                item.get(key) for key in ("name", "filter", "properties")
+            )
         else:
             msg = f"expected a collection name or an object with a name, got {item!r}"
             raise TypeError(msg)
@@ -165,7 +171,22 @@ class Collection:
         if query_filter is not None and not isinstance(query_filter, Mapping):
             msg = f"the filter of {name!r} must be an object, got {query_filter!r}"
             raise ValueError(msg)
-        return cls(name, query_filter or None)
+        if properties is not None and not (
+            isinstance(properties, Mapping)
+            and all(isinstance(schema, Mapping) for schema in properties.values())
+        ):
+            msg = f"the properties of {name!r} must map names to JSON schemas, got {properties!r}"
+            raise ValueError(msg)
+        return cls(name, query_filter or None, properties or None)
+
+    def schema(self) -> dict[str, Any]:
+        """Connect has no schema to discover: ``id`` and ``timestamp``, plus what is declared.
+
+        Undeclared properties still pass through (``additionalProperties``).
+        """
+        base = copy.deepcopy(SCHEMAS.get_schema("connect_events"))
+        declared = copy.deepcopy(dict(self.properties or {}))
+        return {**base, "properties": {**declared, **base["properties"]}}
 
 
 def filter_problems(collection: Collection) -> list[str]:
@@ -370,12 +391,12 @@ class ConnectCollectionExport(ExportAdapter):
 class ConnectCollectionStream(BulkExportStream):
     """The events of one collection; their properties are whatever was pushed."""
 
-    schema = StreamSchema(SchemaDirectory(schemas), key="connect_events")
     primary_keys = ("id",)
     replication_key = "timestamp"
 
     def __init__(self, tap: TapExports, adapter: ConnectCollectionExport) -> None:
-        super().__init__(tap, adapter, name=adapter.collection.stream_name)
+        collection = adapter.collection
+        super().__init__(tap, adapter, name=collection.stream_name, schema=collection.schema())
 
 
 class ConnectProvider(Provider):
@@ -398,6 +419,7 @@ class ConnectProvider(Provider):
                         "properties": {
                             "name": {"type": "string"},
                             "filter": {"type": "object"},
+                            "properties": {"type": "object"},
                         },
                         "required": ["name"],
                     },
@@ -417,7 +439,9 @@ class ConnectProvider(Provider):
                 "collections",
                 th.ArrayType(collection),
                 description="Collections to read, one stream connect_<collection> each: a name, "
-                'or {"name": ..., "filter": {...}} with a filter in Connect\'s query language.',
+                'or {"name": ..., "filter": {...}, "properties": {...}} with a filter in '
+                "Connect's query language and the JSON schemas of the events' properties "
+                "(Connect has none to discover; undeclared ones pass through untyped).",
             ),
             th.Property(
                 "s3_path",

@@ -307,7 +307,10 @@ class ConnectEmulator(ProviderEmulator):
             "project_id": self.options.project_id,
             "api_key": self.options.api_key,
             "base_url": self.url,
-            "collections": list(self.collections),
+            "collections": [
+                {"name": name, "properties": events.properties()}
+                for name, events in self.collections.items()
+            ],
             "s3_path": f"s3://{self.bucket}/{self.options.prefix}",
             "s3_access_key_id": ACCESS_KEY_ID,
             "s3_secret_access_key": SECRET_ACCESS_KEY,

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tap_exports.sandbox.data import Dataset, DatasetRegistry, Draws, Row, awkward_text
+from tap_exports.sandbox.data import Dataset, DatasetRegistry, Draws, Row, RowMaker, awkward_text
 
 CHUNK_BYTES = 64 * 1024
 _PRODUCTS = ("Banana", "Coffee beans", "Notebook", "Desk lamp", "Headphones", "Bicycle bell")
@@ -85,24 +85,35 @@ def _pageview(index: int, draws: Draws, moment: dt.datetime) -> Row:
     )
 
 
-SHAPES = {
+Types = dict[str, str | list[str]]
+"""JSON types of a collection's columns, in column order."""
+
+SHAPES: dict[str, tuple[Types, RowMaker]] = {
     "purchases": (
-        (
-            "id",
-            "timestamp",
-            "product",
-            "price",
-            "quantity",
-            "paid",
-            "customer.id",
-            "customer.firstName",
-            "customer.tier",
-            "note",
-        ),
+        {
+            "id": "string",
+            "timestamp": "string",
+            "product": "string",
+            "price": "number",
+            "quantity": "integer",
+            "paid": "boolean",
+            "customer.id": "string",
+            "customer.firstName": "string",
+            "customer.tier": "string",
+            "note": ["string", "null"],
+        },
         _purchase,
     ),
     "pageviews": (
-        ("id", "timestamp", "url", "browser", "durationMs", "session.id", "referrer"),
+        {
+            "id": "string",
+            "timestamp": "string",
+            "url": "string",
+            "browser": "string",
+            "durationMs": "integer",
+            "session.id": "string",
+            "referrer": ["string", "null"],
+        },
         _pageview,
     ),
 }
@@ -111,10 +122,21 @@ SHAPES = {
 class EventCollection:
     """One collection of the project, backed by a dataset."""
 
-    def __init__(self, name: str, dataset: Dataset) -> None:
+    def __init__(self, name: str, dataset: Dataset, types: Types) -> None:
         self.name = name
         self.dataset = dataset
+        self.types = types
         self._paths = [column.split(".") for column in dataset.columns]
+
+    def properties(self) -> dict[str, Any]:
+        """The events' properties as JSON Schema, nested like the events."""
+        schema: dict[str, Any] = {}
+        for path, json_type in zip(self._paths, self.types.values(), strict=True):
+            node = schema
+            for part in path[:-1]:
+                node = node.setdefault(part, {"type": "object", "properties": {}})["properties"]
+            node[path[-1]] = {"type": json_type}
+        return schema
 
     @property
     def stream(self) -> str:
@@ -160,10 +182,9 @@ def define_collections(
         if name not in SHAPES:
             msg = f"the sandbox has no Connect collection shape {name!r} (known: {list(SHAPES)})"
             raise ValueError(msg)
-        columns, make_row = SHAPES[name]
-        collections[name] = EventCollection(
-            name, datasets.define(f"connect/{name}", columns, make_row)
-        )
+        types, make_row = SHAPES[name]
+        dataset = datasets.define(f"connect/{name}", tuple(types), make_row)
+        collections[name] = EventCollection(name, dataset, types)
     return collections
 
 

@@ -173,7 +173,11 @@ def test_filters_narrow_what_is_read(large):
 def test_invalid_settings_are_refused_before_any_request(large):
     config = connect_config(
         large,
-        collections=[{"name": "purchases", "filter": {"price": {"between": [1, 2]}}}, "Purchases"],
+        collections=[
+            {"name": "purchases", "filter": {"price": {"between": [1, 2]}}},
+            "Purchases",
+            {"name": "pageviews", "properties": {"url": "string"}},
+        ],
         s3_path="ftp://files.example.com/exports/",
         s3_secret_access_key=None,
         s3_endpoint_url="not a url",
@@ -184,6 +188,7 @@ def test_invalid_settings_are_refused_before_any_request(large):
     errors = "\n".join(refused.value.errors)
     assert "connect.collections: purchases: 'price' uses unknown operators ['between']" in errors
     assert "would both be stream 'connect_purchases'" in errors
+    assert "the properties of 'pageviews' must map names to JSON schemas" in errors
     assert "connect.s3_secret_access_key: required when connect.s3_path is set" in errors
     assert "connect.s3_path: cannot find a bucket in S3 path" in errors
     assert "connect.s3_endpoint_url: must be an absolute http(s) URL" in errors

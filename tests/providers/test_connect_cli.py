@@ -45,6 +45,10 @@ def test_both_paths_load_exact_counts_and_a_second_run_continues_from_state(
     assert first.counts() == {"connect_purchases": 2000, "connect_pageviews": 300}
     schemas = {m["stream"]: m for m in first.messages if m["type"] == "SCHEMA"}
     assert schemas["connect_purchases"]["key_properties"] == ["id"]
+    declared = schemas["connect_purchases"]["schema"]["properties"]
+    assert declared["timestamp"]["format"] == "date-time"
+    assert declared["customer"]["properties"]["tier"] == {"type": "string"}
+    assert declared["price"] == {"type": "number"}
     assert sandbox.stats.exports_created("connect", "purchases") == 1
     assert sandbox.stats.exports_created("connect", "pageviews") == 0
     settings = config["connect"]

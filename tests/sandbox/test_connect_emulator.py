@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+import jsonschema
 import pytest
 import requests
 
@@ -206,3 +207,16 @@ def test_truth_counts_events_older_than_the_lag(connect_sandbox: Sandbox):
     assert truth["streams"]["connect_purchases"] == 120
     assert truth["streams"]["connect_pageviews"] == 30
     assert truth["exports"]["connect"] == {"purchases": 120, "pageviews": 30}
+
+
+def test_declared_properties_describe_every_event(connect_sandbox: Sandbox):
+    settings = connect_sandbox.tap_config()["connect"]
+    for declared in settings["collections"]:
+        events = emulator(connect_sandbox).collections[declared["name"]].events()
+        schema = {
+            "type": "object",
+            "properties": declared["properties"],
+            "additionalProperties": False,
+        }
+        validator = jsonschema.Draft202012Validator(schema)
+        assert [error.message for event in events for error in validator.iter_errors(event)] == []
