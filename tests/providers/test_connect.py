@@ -107,7 +107,8 @@ def test_a_413_moves_the_window_to_an_s3_export_read_from_the_users_bucket(large
 
 
 def test_without_s3_settings_a_413_splits_the_window_until_each_part_fits(large, logs):
-    result = sync(connect_config(large, **dict.fromkeys(S3_SETTINGS)))
+    undeclared = ["purchases"]
+    result = sync(connect_config(large, collections=undeclared, **dict.fromkeys(S3_SETTINGS)))
     assert by_time(result.records["connect_purchases"]) == truth(large, "purchases")
     assert large.stats.exports_created("connect") == 0
     assert "splitting it in two" in logs.text
