@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from tap_exports.providers.base import Provider
 from tap_exports.providers.mailgun import MAILGUN
+from tap_exports.providers.packagex import PACKAGEX
 
-PROVIDERS: tuple[Provider, ...] = (MAILGUN,)
+PROVIDERS: tuple[Provider, ...] = (MAILGUN, PACKAGEX)
