@@ -63,6 +63,7 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
+        self._created_this_run: set[str] = set()
         super().__init__(tap, **kwargs)
 
     @property
@@ -172,6 +173,7 @@ class BulkExportStream(Stream):
     def _create(self, window: Window, context: Context | None) -> ExportJob:
         adapter = self.adapter(context)
         job = adapter.create(window)
+        self._created_this_run.add(job.export_id)
         LOGGER.info(
             "%s %s: created export %s for %s%s",
             adapter.provider,
@@ -196,9 +198,13 @@ class BulkExportStream(Stream):
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
         if resumed is not None:
+            earlier_run = resumed.export_id not in self._created_this_run
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
-            yield from self._run_export(resumed, context, resumed=True)
+            yield from self._run_export(resumed, context, resumed=earlier_run)
+            if not earlier_run and resumed.window.end is None:
+                # This run prepared it for its open-ended window: nothing is left to plan.
+                return
         plan = self._plan(context)
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
