@@ -44,14 +44,30 @@ class TapExports(Tap):
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
 
+    #: Stream names in the order the providers listed them.
+    _discovery_order: tuple[str, ...] = ()
+
     @override
     def discover_streams(self) -> Sequence[Stream]:
-        return [
+        streams = [
             stream
             for provider in PROVIDERS
             if provider.configured(self.config)
             for stream in provider.streams(self)
         ]
+        self._discovery_order = tuple(stream.name for stream in streams)
+        return streams
+
+    @override
+    def load_streams(self) -> list[Stream]:
+        """Sync in discovery order, not the SDK's alphabetical one.
+
+        A provider lists its bulk streams before the streams that look into the
+        exports those bulk streams have just made (PackageX's export issues).
+        """
+        streams = super().load_streams()
+        order = {name: place for place, name in enumerate(self._discovery_order)}
+        return sorted(streams, key=lambda stream: order.get(stream.name, len(order)))
 
     @cached_property
     def timing(self) -> Timing:
