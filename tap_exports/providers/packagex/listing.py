@@ -9,6 +9,7 @@ as potentially malicious), so no row disappears without a trace.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from singer_sdk.pagination import PageNumberPaginator
 from typing_extensions import override
 
 from tap_exports.engine.adapter import Row
+from tap_exports.engine.job import parse_instant
 from tap_exports.engine.listing import ExportListingStream
 from tap_exports.errors import ExportGoneError
 from tap_exports.io.decode import FileFormat, iter_records
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("tap_exports.packagex")
 PAGE_SIZE = 100
 ERROR_COLUMNS = ("error", "error_message", "message", "reason")
+REPORTED = "reported_exports"
+RETENTION = dt.timedelta(hours=24)
 
 
 class ExportPages(PageNumberPaginator):
@@ -110,8 +114,22 @@ class ExportsStream(ExportListingStream):
             }
 
 
+def forget_deleted(reported: dict[str, Any]) -> None:
+    """Drop exports PackageX has deleted (24 hours after the newest one) from ``reported``."""
+    times = {key: parse_instant(str(value)) for key, value in reported.items() if value}
+    if times:
+        horizon = max(times.values()) - RETENTION
+        for key, moment in times.items():
+            if moment < horizon:
+                del reported[key]
+
+
 class ExportIssuesStream(Stream):
-    """Rows a completed export could not deliver, with the reason and, when known, the data."""
+    """Rows a completed export could not deliver, with the reason and, when known, the data.
+
+    Each export is reported once: its id stays in the stream's state (under
+    ``reported_exports``) until PackageX has deleted it.
+    """
 
     name = ISSUES_STREAM
     parent_stream_type = ExportsStream
@@ -130,11 +148,10 @@ class ExportIssuesStream(Stream):
     def get_records(self, context: Context | None) -> Iterator[Row]:
         if not context:
             return
-        since = self.get_starting_replication_key_value(context)
-        updated = context.get("export_updated_at")
-        if since and updated and str(updated) <= str(since):
-            return
         export_id = str(context["export_id"])
+        reported: dict[str, Any] = self.get_context_state(context).setdefault(REPORTED, {})
+        if export_id in reported:
+            return
         try:
             export = fetch_with_links(self.api, export_id)
         except ExportGoneError:
@@ -151,6 +168,8 @@ class ExportIssuesStream(Stream):
                 ):
                     counts[kind] = line
                     yield issue
+        reported[export_id] = context.get("export_updated_at")
+        forget_deleted(reported)
         if counts:
             LOGGER.warning(
                 "PackageX export %s (%s): %d rows could not be exported, %d rows were "
