@@ -19,10 +19,11 @@ one source failing never moves another's bookmark.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,7 +64,6 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
-        self._created_this_run: set[str] = set()
         super().__init__(tap, **kwargs)
 
     @property
@@ -119,6 +119,15 @@ class BulkExportStream(Stream):
         self._checkpoint()
 
     @override
+    def _process_record(
+        self,
+        record: Row,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Rows keep exactly the schema's fields: the partition key is not copied into them."""
+
+    @override
     def _increment_stream_state(
         self, latest_record: Row, *, context: Context | None = None
     ) -> None:
@@ -145,7 +154,10 @@ class BulkExportStream(Stream):
         Called for every selected stream before the first one emits, so providers
         prepare their files in parallel while earlier streams are being read.
         """
-        for context in self.partitions or [None]:
+        contexts: list[Context | None] = [None]
+        if self.partitions:
+            contexts = list(self.partitions)
+        for context in contexts:
             job = self._in_flight(context)
             adapter = self.adapter(context)
             if job is None:
@@ -155,10 +167,9 @@ class BulkExportStream(Stream):
                 job = self._create(plan[0], context)
             else:
                 self._log_resume(job, context)
-            pending = job
             self._prepared[self._slot(context)] = (
                 job,
-                self.exports_tap.export_pool.submit(lambda j=pending, c=context: self._wait(j, c)),
+                self.exports_tap.export_pool.submit(functools.partial(self._wait, job, context)),
             )
 
     def _log_resume(self, job: ExportJob, context: Context | None) -> None:
@@ -173,7 +184,6 @@ class BulkExportStream(Stream):
     def _create(self, window: Window, context: Context | None) -> ExportJob:
         adapter = self.adapter(context)
         job = adapter.create(window)
-        self._created_this_run.add(job.export_id)
         LOGGER.info(
             "%s %s: created export %s for %s%s",
             adapter.provider,
@@ -197,15 +207,14 @@ class BulkExportStream(Stream):
         self.exports_tap.prepare_exports()
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
+        plan = self._plan(context)
         if resumed is not None:
-            earlier_run = resumed.export_id not in self._created_this_run
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
-            yield from self._run_export(resumed, context, resumed=earlier_run)
-            if not earlier_run and resumed.window.end is None:
-                # This run prepared it for its open-ended window: nothing is left to plan.
-                return
-        plan = self._plan(context)
+            yield from self._run_export(resumed, context, resumed=True)
+            # An open-ended window covered everything up to now; a bounded one is
+            # followed by the windows after it.
+            plan = self._plan(context) if resumed.window.end else deque()
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return
@@ -293,7 +302,7 @@ class BulkExportStream(Stream):
 
     def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
         prepared = self._prepared.get(self._slot(context))
-        if prepared is not None and prepared[0] is job:
+        if prepared is not None and prepared[0].export_id == job.export_id:
             del self._prepared[self._slot(context)]
             return prepared[1].result()
         return self._wait(job, context)
@@ -324,7 +333,7 @@ class BulkExportStream(Stream):
 
     def _emit(
         self, rows: Iterable[Row], context: Context | None, *, window: Window, skip: int
-    ) -> Iterator[Row]:
+    ) -> Generator[Row, None, str | None]:
         """Yield rows to the SDK, checkpointing progress; return the newest replication value.
 
         When the generator is resumed for row ``n``, the SDK has written the rows
