@@ -58,16 +58,17 @@ class TapExports(Tap):
         self._discovery_order = tuple(stream.name for stream in streams)
         return streams
 
+    @property
     @override
-    def load_streams(self) -> list[Stream]:
-        """Sync in discovery order, not the SDK's alphabetical one.
+    def streams(self) -> dict[str, Stream]:
+        """Streams in discovery order, which is the sync order, not the SDK's alphabetical one.
 
         A provider lists its bulk streams before the streams that look into the
         exports those bulk streams have just made (PackageX's export issues).
         """
-        streams = super().load_streams()
         order = {name: place for place, name in enumerate(self._discovery_order)}
-        return sorted(streams, key=lambda stream: order.get(stream.name, len(order)))
+        loaded = super().streams
+        return dict(sorted(loaded.items(), key=lambda item: order.get(item[0], len(order))))
 
     @cached_property
     def timing(self) -> Timing:
