@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tap_exports.sandbox.mailgun.options import MailgunOptions
+from tap_exports.sandbox.packagex_options import PackageXOptions
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,4 @@ class SandboxConfig:
     row_step_seconds: float = 1.0
     port: int = 0
     mailgun: MailgunOptions = field(default_factory=MailgunOptions)
+    packagex: PackageXOptions = field(default_factory=PackageXOptions)

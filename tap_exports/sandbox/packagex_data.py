@@ -187,17 +187,18 @@ def _shipment(index: int, draws: Draws, created: int) -> tuple[Value, ...]:
 
 
 def _tracker(index: int, draws: Draws, created: int) -> tuple[Value, ...]:
+    events = _EVENTS[: 1 + draws.below(len(_EVENTS))]
     updates = [
         {
             "event": event,
             "comment": draws.pick(("", "Scanned at facility")),
             "created_at": created + 3600 * step,
         }
-        for step, event in enumerate(_EVENTS[: 1 + draws.below(len(_EVENTS))])
+        for step, event in enumerate(events)
     ]
     return (
         f"1Z{index:016d}",
-        updates[-1]["event"],
+        events[-1],
         draws.pick(_CARRIERS),
         draws.pick((None, f"shp_{_base58(index, 8)}")),
         compact(updates),

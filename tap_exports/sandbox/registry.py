@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from tap_exports.sandbox.emulator import ProviderEmulator
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
+from tap_exports.sandbox.packagex import PackageXEmulator
 
-EMULATORS: tuple[type[ProviderEmulator], ...] = (MailgunEmulator,)
+EMULATORS: tuple[type[ProviderEmulator], ...] = (MailgunEmulator, PackageXEmulator)

@@ -25,7 +25,7 @@ from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import FileFormat
-from tap_exports.io.sources import HttpSource
+from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.packagex.api import PROVIDER, PackageXApi, unwrap
 from tap_exports.providers.packagex.resources import CSV_FIELD_OPTIONS, Resource, RowShape
 
