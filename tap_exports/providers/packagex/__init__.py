@@ -76,7 +76,7 @@ class PackageXProvider(Provider):
                 default="json",
                 description="Which export file to read: 'json' keeps PackageX's types "
                 "(the CSV file is read when an export has no JSON file); 'csv' reads "
-                "the CSV file.",
+                "the CSV file, where an empty text and a null both load as null.",
             ),
             th.Property(
                 "export_statuses",

@@ -20,7 +20,7 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import PageNumberPaginator
 from typing_extensions import override
 
-from tap_exports.engine.adapter import Row
+from tap_exports.engine.adapter import Row, RowTransform
 from tap_exports.engine.job import parse_instant
 from tap_exports.engine.listing import ExportListingStream
 from tap_exports.errors import ExportGoneError
@@ -34,7 +34,7 @@ from tap_exports.providers.packagex.exports import (
     fetch_with_links,
     file_source,
 )
-from tap_exports.providers.packagex.resources import RowShape, epoch_to_instant
+from tap_exports.providers.packagex.resources import RowShape, epoch_to_instant, unsanitized
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("tap_exports.packagex")
 PAGE_SIZE = 100
 ERROR_COLUMNS = ("error", "error_message", "message", "reason")
+ISSUE_FILES = (
+    ("error", ERROR_URL, "error rows"),
+    ("sanitized", SANITIZED_URL, "sanitized rows"),
+)
 REPORTED = "reported_exports"
 RETENTION = dt.timedelta(hours=24)
 
@@ -158,14 +162,10 @@ class ExportIssuesStream(Stream):
             LOGGER.info("PackageX %s: export %s was deleted meanwhile", self.name, export_id)
             return
         counts: dict[str, int] = {}
-        for kind, link, label in (
-            ("error", ERROR_URL, "error rows"),
-            ("sanitized", SANITIZED_URL, "sanitized rows"),
-        ):
+        for kind, link, label in ISSUE_FILES:
             if export.get(link):
-                for line, issue in enumerate(
-                    self._issues(export_id, kind, link, label, context), start=1
-                ):
+                issues = self._issues(export_id, kind, link, label, context)
+                for line, issue in enumerate(issues, start=1):
                     counts[kind] = line
                     yield issue
         reported[export_id] = context.get("export_updated_at")
@@ -184,9 +184,9 @@ class ExportIssuesStream(Stream):
     def _issues(
         self, export_id: str, kind: str, link: str, label: str, context: Context
     ) -> Iterator[Row]:
+        """One record per row of an error or sanitized file, streamed."""
         source = file_source(self.api, export_id, link, label)
-        shape = self.shapes.get(str(context.get("resource")))
-        restore = shape.from_csv(source.name, sanitized=True) if shape else None
+        restore = self.shapes[str(context["resource"])].from_csv(source.name, sanitized=True)
         with source.open() as raw:
             rows = iter_records(
                 raw,
@@ -195,20 +195,33 @@ class ExportIssuesStream(Stream):
                 on_bad_row=self.config.get("on_bad_rows", "fail"),
             )
             for line, row in enumerate(rows, start=1):
-                record_id = row.get("id") or None
-                if kind == "error":
-                    message = next((row[key] for key in ERROR_COLUMNS if row.get(key)), None)
-                    data = {k: v for k, v in row.items() if k not in ERROR_COLUMNS and k != "id"}
-                else:
-                    message = "excluded by PackageX as potentially malicious"
-                    data = restore(row) if restore else dict(row)
+                message, data = (
+                    error_issue(row) if kind == "error" else sanitized_issue(row, restore)
+                )
                 yield {
                     "export_id": export_id,
-                    "resource": context.get("resource"),
+                    "resource": context["resource"],
                     "export_updated_at": context.get("export_updated_at"),
                     "kind": kind,
                     "line": line,
-                    "record_id": record_id,
+                    "record_id": row.get("id") or None,
                     "message": message,
-                    "data": data or None,
+                    "data": data,
                 }
+
+
+def error_issue(row: Row) -> tuple[str | None, Row | None]:
+    """PackageX's reason for a row it could not export, and whatever else the file gives."""
+    message = next((row[key] for key in ERROR_COLUMNS if row.get(key)), None)
+    rest = {key: value for key, value in row.items() if key not in ERROR_COLUMNS and key != "id"}
+    return message, rest or None
+
+
+def sanitized_issue(row: Row, restore: RowTransform) -> tuple[str, Row]:
+    """Which cells made PackageX exclude the row, and the row with those cells restored."""
+    defused = [key for key, text in row.items() if text and unsanitized(text) != text]
+    message = (
+        "excluded by PackageX as potentially malicious: "
+        f"{', '.join(defused) or 'a cell'} started with =, +, - or @"
+    )
+    return message, restore(row)

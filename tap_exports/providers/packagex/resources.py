@@ -62,7 +62,7 @@ def epoch_to_instant(seconds: float) -> str:
 
 def unsanitized(text: str) -> str:
     """A cell as it was before a sanitizer defused it: the value is data, not a formula."""
-    if text[:1] in SANITIZING_MARKS and text[1:2] in FORMULA_PREFIXES and len(text) > 1:
+    if len(text) > 1 and text[0] in SANITIZING_MARKS and text[1] in FORMULA_PREFIXES:
         return text[1:]
     return text
 
@@ -102,7 +102,7 @@ class RowShape:
             records += 1
             record: Row = {}
             for name, text in row.items():
-                cell = unsanitized(text) if sanitized and isinstance(text, str) else text
+                cell = unsanitized(text) if sanitized and text else text
                 try:
                     record[name] = self._cell(name, cell)
                 except ValueError as exc:
@@ -115,9 +115,9 @@ class RowShape:
 
         return transform
 
-    def _cell(self, name: str, text: Any) -> Any:
-        if not isinstance(text, str) or text == "":
-            return None if text == "" else text
+    def _cell(self, name: str, text: str | None) -> Any:
+        if not text:
+            return None
         kind = self.kinds.get(name, "string")
         if kind == "date-time":
             return format_instant(parse_instant(text))
