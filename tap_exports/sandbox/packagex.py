@@ -158,11 +158,17 @@ class PackageXEmulator(ProviderEmulator):
         csv_field_options = body.get("csv_field_options") or {}
         if not isinstance(options, Mapping) or not isinstance(csv_field_options, Mapping):
             return refuse([{"field": "options", "message": "expected objects"}])
+        errors: list[dict[str, str]] = []
         try:
             selection = Selection.parse(resource, resource.timeline.snapshot(), options)
+        except ValidationFailed as exc:
+            errors += exc.errors
+        try:
             rendering = CsvRendering.parse(resource, csv_field_options)
         except ValidationFailed as exc:
-            return refuse(exc.errors)
+            errors += exc.errors
+        if errors:
+            return refuse(errors)
         word = self.injected(FaultKind.STATUS_WORD)
         malformed = self.injected(FaultKind.MALFORMED_ROWS)
         export = PackageXExport(
@@ -236,12 +242,12 @@ class PackageXEmulator(ProviderEmulator):
         search = args.get("search", "").lower()
         word = self._reported_word()
         described = [
-            self._describe(export, word=word)
+            (export.created_at, self._describe(export, word=word))
             for export in self.exports.live(self.context)
             if resource in {None, export.resource.model.name} and search in export.name.lower()
         ]
-        chosen = [item for item in described if not statuses or item["status"] in statuses]
-        chosen.sort(key=lambda item: item[order_by], reverse=direction == "desc")
+        described.sort(key=lambda pair: (pair[1][order_by], pair[0]), reverse=direction == "desc")
+        chosen = [item for _, item in described if not statuses or item["status"] in statuses]
         start = (page - 1) * limit
         pagination = {
             "page": page,
