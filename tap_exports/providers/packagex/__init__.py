@@ -103,9 +103,6 @@ class PackageXProvider(Provider):
             EXPORT_STATUSES,
             errors,
         )
-        file_format = section.get("file_format")
-        if file_format is not None and file_format not in FILE_FORMATS:
-            errors.append(f"packagex.file_format: must be json or csv, got {file_format!r}")
         return errors
 
     @override
