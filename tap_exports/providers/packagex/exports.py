@@ -173,13 +173,12 @@ class ResourceExport(ExportAdapter):
                 "the export no longer exists (PackageX deletes exports after 24 hours)",
                 export_id=job.export_id,
             )
-        body = response.json()
-        export = unwrap(body)
+        export = unwrap(response.json())
         word = export.get("status")
         status = STATUSES(word, export_id=job.export_id)
         detail: dict[str, Any] = {"count_total": export.get("count_total")}
         if status is ExportStatus.FAILED:
-            reason = export.get("reason") or body.get("message") or "no reason given"
+            reason = export.get("reason") or export.get("message") or "no reason given"
             detail["reason"] = (
                 f"timed out at PackageX: {reason}" if word == "timed_out" else str(reason)
             )
