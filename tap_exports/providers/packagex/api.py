@@ -73,10 +73,6 @@ class PackageXApi(ApiClient):
             return "check packagex.api_key (keys differ between sandbox and production)"
         return super().hint_for(status_code)
 
-    def data(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send a request and return the ``data`` of its envelope."""
-        return unwrap(self.json(method, path, **kwargs))
-
 
 def unwrap(body: Any) -> Any:
     """The ``data`` of an envelope; a bare object (as the quick-start shows) is the data."""

@@ -55,17 +55,12 @@ SANITIZED_URL = "_csv_sanitized_url"
 ERROR_URL = "_csv_error_url"
 
 
-def export_path(export_id: str) -> str:
-    """The export object's path."""
-    return f"/v1/exports/{export_id}"
-
-
-def fetch_with_links(api: PackageXApi, export_id: str) -> Mapping[str, Any]:
-    """The export object with fresh pre-signed links to all of its files."""
+def get_export(api: PackageXApi, export_id: str, *, links: bool = False) -> Mapping[str, Any]:
+    """The export object; with fresh pre-signed links to all of its files when ``links``."""
     response = api.request(
         "GET",
-        export_path(export_id),
-        params={"include_json": "true", "include_csv": "true"},
+        f"/v1/exports/{export_id}",
+        params={"include_json": "true", "include_csv": "true"} if links else None,
         accept=(200, 404),
         export_id=export_id,
     )
@@ -77,9 +72,7 @@ def fetch_with_links(api: PackageXApi, export_id: str) -> Mapping[str, Any]:
         )
     export = unwrap(response.json())
     if not isinstance(export, Mapping):
-        raise ProviderError(
-            PROVIDER, "the export answer holds no export object", export_id=export_id
-        )
+        raise ProviderError(PROVIDER, "the answer holds no export object", export_id=export_id)
     return export
 
 
@@ -87,7 +80,7 @@ def file_source(api: PackageXApi, export_id: str, link: str, label: str) -> Http
     """One of the export's files, re-linked from a fresh export object whenever asked."""
 
     def fresh_link() -> str:
-        url = fetch_with_links(api, export_id).get(link)
+        url = get_export(api, export_id, links=True).get(link)
         if not url:
             raise ProviderError(
                 PROVIDER,
@@ -152,8 +145,6 @@ class ResourceExport(ExportAdapter):
         )
         export = unwrap(body)
         export_id = export.get("id") if isinstance(export, Mapping) else None
-        if not export_id and isinstance(body, Mapping):
-            export_id = body.get("id")
         if not export_id:
             raise ProviderError(
                 PROVIDER,
@@ -164,16 +155,7 @@ class ResourceExport(ExportAdapter):
 
     @override
     def poll(self, job: ExportJob) -> ExportJob:
-        response = self.api.request(
-            "GET", export_path(job.export_id), accept=(200, 404), export_id=job.export_id
-        )
-        if response.status_code == 404:
-            raise ExportGoneError(
-                PROVIDER,
-                "the export no longer exists (PackageX deletes exports after 24 hours)",
-                export_id=job.export_id,
-            )
-        export = unwrap(response.json())
+        export = get_export(self.api, job.export_id)
         word = export.get("status")
         status = STATUSES(word, export_id=job.export_id)
         detail: dict[str, Any] = {"count_total": export.get("count_total")}
@@ -187,12 +169,13 @@ class ResourceExport(ExportAdapter):
     @override
     def progress(self, job: ExportJob) -> str | None:
         count = job.detail.get("count_total")
-        return f"{count} rows" if isinstance(count, int) else None
+        done = job.status is ExportStatus.COMPLETE
+        return f"{count} rows" if done and isinstance(count, int) else None
 
     @override
     def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
         """The data file, then the rows PackageX excluded as unsafe."""
-        export = fetch_with_links(self.api, job.export_id)
+        export = get_export(self.api, job.export_id, links=True)
         link, file_format = FILES[self.file_format]
         if not export.get(link):
             link, file_format = FILES["csv"]

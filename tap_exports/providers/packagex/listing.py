@@ -31,8 +31,8 @@ from tap_exports.providers.packagex.exports import (
     ISSUES_STREAM,
     SANITIZED_URL,
     SCHEMAS,
-    fetch_with_links,
     file_source,
+    get_export,
 )
 from tap_exports.providers.packagex.resources import RowShape, epoch_to_instant, unsanitized
 
@@ -157,7 +157,7 @@ class ExportIssuesStream(Stream):
         if export_id in reported:
             return
         try:
-            export = fetch_with_links(self.api, export_id)
+            export = get_export(self.api, export_id, links=True)
         except ExportGoneError:
             LOGGER.info("PackageX %s: export %s was deleted meanwhile", self.name, export_id)
             return
