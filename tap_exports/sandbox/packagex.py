@@ -193,6 +193,7 @@ class PackageXEmulator(ProviderEmulator):
                     self.context.storage,
                     self.bucket,
                     cancelled,
+                    clock=self.context.clock,
                     json_file=self.options.json_files,
                     error_every=self.options.error_every,
                 )

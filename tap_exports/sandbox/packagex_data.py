@@ -51,7 +51,8 @@ def compact(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _base58(number: int, width: int) -> str:
+def base58(number: int, width: int) -> str:
+    """``number`` in PackageX's id alphabet, ``width`` characters (most significant first)."""
     digits = []
     for _ in range(width):
         number, digit = divmod(number, 58)
@@ -62,7 +63,7 @@ def _base58(number: int, width: int) -> str:
 def _id(prefix: str, index: int, draws: Draws) -> str:
     """``<prefix>_`` and 22 base58 characters; unique because the index is part of it."""
     noise = (draws.below(2**31) << 62) | (draws.below(2**31) << 31) | draws.below(2**31)
-    return f"{prefix}_{_base58(index, 6)}{_base58(noise, 16)}"
+    return f"{prefix}_{base58(index, 6)}{base58(noise, 16)}"
 
 
 def _text(index: int, draws: Draws, pool: tuple[str | None, ...] = _PHRASES) -> str | None:
@@ -96,7 +97,7 @@ def _metadata(revision: int) -> str:
 
 def _contact(index: int, draws: Draws, _created: int) -> tuple[Value, ...]:
     name = draws.pick(_PEOPLE)
-    groups = [{"id": f"grp_{_base58(draws.below(50), 6)}", "name": f"Team {draws.below(5)}"}]
+    groups = [{"id": f"grp_{base58(draws.below(50), 6)}", "name": f"Team {draws.below(5)}"}]
     return (
         name,
         f"{name.split()[0].lower()}.{index}@example.com",
@@ -120,13 +121,13 @@ def _group(index: int, draws: Draws, _created: int) -> tuple[Value, ...]:
 
 def _fulfillment(index: int, draws: Draws, _created: int) -> tuple[Value, ...]:
     items = [
-        {"item_id": f"itm_{_base58(draws.below(10**6), 8)}", "quantity": 1 + draws.below(5)}
+        {"item_id": f"itm_{base58(draws.below(10**6), 8)}", "quantity": 1 + draws.below(5)}
         for _ in range(1 + draws.below(3))
     ]
     return (
         draws.pick(("pending", "picking", "packed", "shipped")),
-        f"loc_{_base58(draws.below(20), 6)}",
-        draws.pick((None, f"shp_{_base58(index, 8)}")),
+        f"loc_{base58(draws.below(20), 6)}",
+        draws.pick((None, f"shp_{base58(index, 8)}")),
         compact(items),
         _text(index, draws),
     )
@@ -161,10 +162,10 @@ def _location(index: int, draws: Draws, _created: int) -> tuple[Value, ...]:
 
 
 def _manifest(index: int, draws: Draws, _created: int) -> tuple[Value, ...]:
-    shipments = [f"shp_{_base58(draws.below(10**9), 8)}" for _ in range(draws.below(4))]
+    shipments = [f"shp_{base58(draws.below(10**9), 8)}" for _ in range(draws.below(4))]
     return (
         draws.pick(("open", "closed", "picked_up")),
-        f"loc_{_base58(draws.below(20), 6)}",
+        f"loc_{base58(draws.below(20), 6)}",
         draws.pick(_CARRIERS),
         compact(shipments),
         _text(index, draws),
@@ -178,7 +179,7 @@ def _shipment(index: int, draws: Draws, created: int) -> tuple[Value, ...]:
         draws.pick(_CARRIERS),
         300 + draws.below(9700),
         "usd",
-        draws.pick((None, f"ful_{_base58(index, 8)}")),
+        draws.pick((None, f"ful_{base58(index, 8)}")),
         _party(index, draws),
         _party(index + 1, draws),
         created + 86_400 * (1 + draws.below(5)),
@@ -200,7 +201,7 @@ def _tracker(index: int, draws: Draws, created: int) -> tuple[Value, ...]:
         f"1Z{index:016d}",
         events[-1],
         draws.pick(_CARRIERS),
-        draws.pick((None, f"shp_{_base58(index, 8)}")),
+        draws.pick((None, f"shp_{base58(index, 8)}")),
         compact(updates),
         _text(index, draws),
     )
@@ -221,7 +222,7 @@ def _asset(index: int, draws: Draws, _created: int) -> tuple[Value, ...]:
     return (
         f"Asset {index}",
         draws.pick(("scanner", "locker", "cart", "printer")),
-        f"loc_{_base58(draws.below(20), 6)}",
+        f"loc_{base58(draws.below(20), 6)}",
         f"SN{index:08d}",
         _text(index, draws),
     )

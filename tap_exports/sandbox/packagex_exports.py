@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_exports.sandbox.background import until_cancelled
+from tap_exports.sandbox.clock import SandboxClock
 from tap_exports.sandbox.config import StatusDelays
 from tap_exports.sandbox.data import Row, awkward_text
 from tap_exports.sandbox.encoders import CHUNK_BYTES, encode_csv
@@ -28,6 +29,7 @@ from tap_exports.sandbox.packagex_data import (
     FORMULA_PREFIXES,
     Resource,
     Snapshot,
+    base58,
     first_changed_after,
     rows_in_order,
     sanitize,
@@ -51,7 +53,6 @@ REASONS = {
 BATCH_ROWS = 500
 DEFAULT_DATETIME_FORMAT = "MM/dd/yyyy hh:mm:ss a"
 _DATE_TOKENS = re.compile(r"'[^']*'|yyyy|MM|dd|HH|hh|mm|ss|a|XXX|[A-Za-z]+|[^A-Za-z']+")
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 class ValidationFailed(Exception):  # noqa: N818 - named after the provider's answer
@@ -72,6 +73,20 @@ def _instant(text: str, where: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
+_CONDITIONS: dict[str, Callable[[float, tuple[float, ...]], bool]] = {
+    "equals": lambda value, dates: value == dates[0],
+    "not_equals": lambda value, dates: value != dates[0],
+    "gt": lambda value, dates: value > dates[0],
+    "lt": lambda value, dates: value < dates[0],
+    "gte": lambda value, dates: value >= dates[0],
+    "lte": lambda value, dates: value <= dates[0],
+    "bwi": lambda value, dates: dates[0] <= value <= dates[1],
+    "bwe": lambda value, dates: dates[0] < value < dates[1],
+    "in": lambda value, dates: value in dates,
+    "not_in": lambda value, dates: value not in dates,
+}
+
+
 @dataclass(frozen=True)
 class DateFilter:
     """``<condition>:<date1>[,<date2>...]`` on one time field (Getting Started, Date Filters)."""
@@ -86,7 +101,7 @@ class DateFilter:
         where = f"options.{field_name}"
         condition, _, rest = str(text).partition(":")
         arity = {"bwi": 2, "bwe": 2, "in": None, "not_in": None}
-        if condition not in {"equals", "not_equals", "gt", "lt", "gte", "lte", *arity}:
+        if condition not in _CONDITIONS:
             raise ValidationFailed(
                 [{"field": where, "message": f"unknown condition {condition!r}"}]
             )
@@ -102,20 +117,7 @@ class DateFilter:
 
     def matches(self, value: float) -> bool:
         """Whether a row's time passes."""
-        first = self.dates[0]
-        checks: dict[str, Callable[[], bool]] = {
-            "equals": lambda: value == first,
-            "not_equals": lambda: value != first,
-            "gt": lambda: value > first,
-            "lt": lambda: value < first,
-            "gte": lambda: value >= first,
-            "lte": lambda: value <= first,
-            "bwi": lambda: first <= value <= self.dates[1],
-            "bwe": lambda: first < value < self.dates[1],
-            "in": lambda: value in self.dates,
-            "not_in": lambda: value not in self.dates,
-        }
-        return checks[self.condition]()
+        return _CONDITIONS[self.condition](value, self.dates)
 
     def lower_bound(self) -> tuple[float, bool] | None:
         """``(moment, inclusive)`` below which no row passes, when the condition has one."""
@@ -290,7 +292,7 @@ _FORMATTERS: dict[str, Callable[[dt.datetime], str]] = {
 
 def new_export_id() -> str:
     """``exp_`` and 22 base58 characters, like ``exp_7xKyu1HYgPnSAXZhtdxFxk``."""
-    return "exp_" + "".join(secrets.choice(_BASE58) for _ in range(22))
+    return f"exp_{base58(secrets.randbits(128), 22)}"
 
 
 def formula_candidate(index: int) -> bool:
@@ -413,6 +415,7 @@ class PackageXExport:
         bucket: str,
         cancelled: threading.Event,
         *,
+        clock: SandboxClock,
         json_file: bool,
         error_every: int,
     ) -> None:
@@ -449,6 +452,7 @@ class PackageXExport:
             errors.count,
             sanitized.count,
         )
+        self.ready_at = clock.now()
         self.file_ready.set()
 
 

@@ -137,6 +137,7 @@ def test_links_appear_only_when_completed_and_asked_for(sandbox_factory: Sandbox
     client.wait(export_id)
     plain = client.get(export_id).json()["data"]
     assert plain["status"] == "completed"
+    assert plain["updated_at"] >= plain["created_at"] + 1
     assert not any(key.startswith("_") for key in plain)
     only_json = client.get(export_id, include_json="true").json()["data"]
     assert [key for key in only_json if key.startswith("_")] == ["_json_url"]
