@@ -403,8 +403,8 @@ def test_errors_quote_the_envelope_and_never_the_key(
         sync(wrong)
     assert str(denied.value) == (
         "PackageX: HTTP 401 on POST /packagex/v1/exports: Unauthorized (code unauthorized): "
-        "a valid API key is required in the PX-API-KEY header (check packagex.api_key "
-        "(keys differ between sandbox and production))"
+        "a valid API key is required in the PX-API-KEY header (check packagex.api_key; "
+        "PackageX's sandbox and production keys differ)"
     )
 
     body = {

@@ -70,7 +70,7 @@ class PackageXApi(ApiClient):
         if status_code == 403:
             return "check that packagex.api_key is scoped to the Exports API"
         if status_code == 401:
-            return "check packagex.api_key (keys differ between sandbox and production)"
+            return "check packagex.api_key; PackageX's sandbox and production keys differ"
         return super().hint_for(status_code)
 
 

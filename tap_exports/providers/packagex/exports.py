@@ -174,24 +174,24 @@ class ResourceExport(ExportAdapter):
 
     @override
     def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
-        """The data file, then the rows PackageX excluded as unsafe."""
+        """The data file in the chosen format (else the other), then the rows excluded as unsafe."""
         export = get_export(self.api, job.export_id, links=True)
-        link, file_format = FILES[self.file_format]
-        if not export.get(link):
-            link, file_format = FILES["csv"]
-        if export.get(link):
-            label = f"{self.resource.name}.{file_format.value}"
-            source = file_source(self.api, job.export_id, link, label)
-            yield DownloadTarget(
-                source, file_format, transform=self._transform(file_format, source.name)
-            )
-        elif export.get("count_total"):
-            raise ProviderError(
-                PROVIDER,
-                f"the export holds {export['count_total']} rows but offers no file",
-                export_id=job.export_id,
-                hint="run the tap again to create a new export",
-            )
+        other = "csv" if self.file_format == "json" else "json"
+        for link, file_format in (FILES[self.file_format], FILES[other]):
+            if export.get(link):
+                label = f"{self.resource.name}.{file_format.value}"
+                source = file_source(self.api, job.export_id, link, label)
+                transform = self._transform(file_format, source.name)
+                yield DownloadTarget(source, file_format, transform=transform)
+                break
+        else:
+            if export.get("count_total"):
+                raise ProviderError(
+                    PROVIDER,
+                    f"the export holds {export['count_total']} rows but offers no file",
+                    export_id=job.export_id,
+                    hint="run the tap again to create a new export",
+                )
         if export.get(SANITIZED_URL):
             source = file_source(self.api, job.export_id, SANITIZED_URL, "sanitized rows")
             restored = _Counted(self.shape.from_csv(source.name, sanitized=True))
