@@ -444,6 +444,8 @@ def test_the_cli_loads_every_resource_then_only_what_changed(sandbox_factory: Sa
     assert first.counts() == {
         stream: n for stream, n in truth.items() if stream.startswith("packagex_")
     }
+    summaries = [line for line in first.stderr.splitlines() if "rows could not be exported" in line]
+    assert len(summaries) == 10
 
     sandbox.emulator(PackageXEmulator).touch("contact", [1, 2])
     sandbox.resize_dataset("packagex/shipment", 230)
