@@ -363,6 +363,9 @@ class BulkExportStream(Stream):
         done = self._await(job, context)
         if done.status is ExportStatus.FAILED:
             reason = done.detail.get("reason") or "no reason given"
+            # A failed export cannot be resumed: forget it, so the next run creates a new one.
+            self._state(context).pop("export", None)
+            self._checkpoint()
             raise ExportFailedError(
                 adapter.provider,
                 f"the provider reports the export failed: {reason}",
