@@ -218,11 +218,15 @@ def test_a_failed_export_names_the_provider_export_and_reason(sandbox: Sandbox):
     emulator = sandbox.emulator(PackageXEmulator)
     [export] = emulator.exports.live(emulator.context)
     export_id = export.id
-    assert bookmark(result.state, "packagex_shipments")["export"]["id"] == export_id
     assert (
         f"PackageX, stream packagex_shipments, export {export_id}: the provider reports the "
         "export failed: the export worker stopped while writing batch 1; please try again"
     ) in result.stderr
+    assert "export" not in bookmark(result.state, "packagex_shipments")
+
+    retried = sync(config_for(sandbox, "shipment"), state=result.state)
+    assert by_id(retried.records["packagex_shipments"]) == expected(sandbox, "shipment")
+    assert sandbox.stats.exports_created("packagex") == 2
 
 
 def test_a_timed_out_export_quotes_the_provider(sandbox: Sandbox):
