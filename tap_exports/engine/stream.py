@@ -367,6 +367,9 @@ class BulkExportStream(Stream):
             self._state(context).pop("export", None)
             self._checkpoint()
             reason = done.detail.get("reason") or "no reason given"
+            # A failed export cannot be resumed: forget it, so the next run creates a new one.
+            self._state(context).pop("export", None)
+            self._checkpoint()
             raise ExportFailedError(
                 adapter.provider,
                 f"the provider reports the export failed: {reason}",
