@@ -16,7 +16,7 @@ from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import SinglePagePaginator
-from singer_sdk.schema import SchemaDirectory, StreamSchema
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
