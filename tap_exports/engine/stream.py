@@ -64,6 +64,8 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
+        #: The windows left after the one :meth:`prepare` created an export for.
+        self._planned: dict[str, deque[Window]] = {}
         super().__init__(tap, **kwargs)
 
     @property
@@ -152,10 +154,11 @@ class BulkExportStream(Stream):
             job = self._in_flight(context)
             adapter = self.adapter(context)
             if job is None:
-                plan = [] if adapter.has_inline_path else self._plan(context)
+                plan = deque() if adapter.has_inline_path else self._plan(context)
                 if not plan:
                     continue
-                job = self._create(plan[0], context)
+                job = self._create(plan.popleft(), context)
+                self._planned[self._slot(context)] = plan
             else:
                 self._log_resume(job, context)
             self._prepared[self._slot(context)] = (
@@ -198,11 +201,14 @@ class BulkExportStream(Stream):
         self.exports_tap.prepare_exports()
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
+        # This run's plan goes on after the export prepared for its first window; planning
+        # again from the bookmark that export moved would repeat overlapping windows.
+        planned = self._planned.pop(self._slot(context), None)
         if resumed is not None:
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
             yield from self._run_export(resumed, context, resumed=True)
-        plan = self._plan(context)
+        plan = planned if planned is not None else self._plan(context)
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return
