@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tap_exports.providers.base import Provider
+from tap_exports.providers.emarsys import EMARSYS
 from tap_exports.providers.mailgun import MAILGUN
 
-PROVIDERS: tuple[Provider, ...] = (MAILGUN,)
+PROVIDERS: tuple[Provider, ...] = (MAILGUN, EMARSYS)
