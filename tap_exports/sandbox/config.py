@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tap_exports.sandbox.emarsys_options import EmarsysOptions
 from tap_exports.sandbox.mailgun.options import MailgunOptions
 
 
@@ -39,3 +40,4 @@ class SandboxConfig:
     row_step_seconds: float = 1.0
     port: int = 0
     mailgun: MailgunOptions = field(default_factory=MailgunOptions)
+    emarsys: EmarsysOptions = field(default_factory=EmarsysOptions)
