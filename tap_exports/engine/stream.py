@@ -32,6 +32,7 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
+from tap_exports.engine.emit import RecordEmitter
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.status import ExportStatus
@@ -50,6 +51,8 @@ class BulkExportStream(Stream):
 
     #: Rows between two STATE messages while a file is read (resume granularity).
     CHECKPOINT_ROWS: ClassVar[int] = 10_000
+    #: Emit through :class:`RecordEmitter`; False takes the SDK's per-row path.
+    BULK_WRITER: ClassVar[bool] = True
     is_sorted = False
 
     def __init__(
@@ -66,7 +69,9 @@ class BulkExportStream(Stream):
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
         #: The windows left after the one :meth:`prepare` created an export for.
         self._planned: dict[str, deque[Window]] = {}
+        self._emitter: RecordEmitter | None = None
         super().__init__(tap, **kwargs)
+        self._record_counter = self.get_record_counter()
 
     @property
     @override
@@ -103,7 +108,59 @@ class BulkExportStream(Stream):
         return parse_instant(str(value)) if value else None
 
     def _checkpoint(self) -> None:
+        self._flush_records()
         self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _flush_records(self) -> None:
+        if self._emitter is not None:
+            self._record_counter.increment(self._emitter.flush())
+
+    # Emission -----------------------------------------------------------------------
+
+    def _fast_path(self, *, write_messages: bool) -> bool:
+        """The bulk writer applies unless a dry run caps the rows (``--test``)."""
+        return (
+            write_messages
+            and self.selected
+            and self.ABORT_AT_RECORD_COUNT is None
+            and self.BULK_WRITER
+        )
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[Row, Any, Any]:
+        """Drive :meth:`get_records` through the bulk :class:`RecordEmitter`.
+
+        Same contract as the SDK's loop (metrics, partitions, state finalisation), minus
+        the per-row work that is constant for a stream.
+        """
+        if not self._fast_path(write_messages=write_messages):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        self._record_counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        contexts: list[Context | None] = [context] if context is not None else [None]
+        if context is None and self.partitions:
+            contexts = list(self.partitions)
+        with self._record_counter, timer:
+            for current in contexts:
+                self._record_counter.with_context(current or {})
+                timer.with_context(current or {})
+                self._write_starting_replication_value(current)
+                self._emitter = RecordEmitter(self, logger=self.logger)
+                try:
+                    write = self._emitter.write
+                    for row in self.get_records(current):
+                        write(row)
+                    self._flush_records()
+                finally:
+                    self._emitter = None
+                if current is not None:
+                    self._finalize_state(self.get_context_state(current))
+        if context is None:
+            self._finalize_state(self.stream_state)
         self._write_state_message()
 
     def _remember(self, job: ExportJob, context: Context | None) -> None:
@@ -119,6 +176,15 @@ class BulkExportStream(Stream):
                 state["replication_key"] = self.replication_key
                 state["replication_key_value"] = value
         self._checkpoint()
+
+    @override
+    def _process_record(
+        self,
+        record: Row,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Rows keep exactly the schema's fields: the partition key is not copied into them."""
 
     @override
     def _increment_stream_state(
@@ -204,11 +270,15 @@ class BulkExportStream(Stream):
         # This run's plan goes on after the export prepared for its first window; planning
         # again from the bookmark that export moved would repeat overlapping windows.
         planned = self._planned.pop(self._slot(context), None)
+        plan = self._plan(context) if planned is None else planned
         if resumed is not None:
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
             yield from self._run_export(resumed, context, resumed=True)
-        plan = planned if planned is not None else self._plan(context)
+            if planned is None:
+                # An export of an earlier run: an open-ended window covered everything up
+                # to now; a bounded one is followed by the windows after it.
+                plan = self._plan(context) if resumed.window.end else deque()
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return
@@ -296,7 +366,7 @@ class BulkExportStream(Stream):
 
     def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
         prepared = self._prepared.get(self._slot(context))
-        if prepared is not None and prepared[0] is job:
+        if prepared is not None and prepared[0].export_id == job.export_id:
             del self._prepared[self._slot(context)]
             return prepared[1].result()
         return self._wait(job, context)
