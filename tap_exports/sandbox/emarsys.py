@@ -111,7 +111,8 @@ class EmarsysEmulator(ProviderEmulator):
         self.options = context.config.emarsys
         self.zone = ZoneInfo(self.options.timezone)
         self.exports_by_path = define_exports(context.datasets)
-        self._lock = threading.Lock()
+        # Re-entrant: checking for a running duplicate reads statuses, which may start uploads.
+        self._lock = threading.RLock()
         self._exports: dict[int, Export] = {}
         self._ids = itertools.count(3_931_993)
         self._nonces: dict[str, float] = {}
