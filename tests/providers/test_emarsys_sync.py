@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import json
 import logging
 import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from tap_exports.errors import (
+    DownloadError,
     ExportFailedError,
     ExportTimeoutError,
     ProviderError,
@@ -26,6 +24,7 @@ from tap_exports.sandbox.emarsys_data import FIELDS, contact_value
 from tap_exports.sandbox.emarsys_options import EmarsysOptions
 from tap_exports.sandbox.faults import Fault
 from tap_exports.tap import TapExports
+from tests.support import SyncResult, run_cli, sync
 
 STREAMS = ("emarsys_responses", "emarsys_registrations", "emarsys_contact_changes")
 DATA_ROUTE = "GET /emarsys/api/v2/export/<int:export_id>/data"
@@ -34,39 +33,6 @@ PATHS = {
     "emarsys_registrations": "/contact/getregistrations",
     "emarsys_contact_changes": "/contact/getchanges",
 }
-
-
-@dataclass
-class Run:
-    """What one sync wrote to stdout, and the error it ended with."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    error: BaseException | None = None
-
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [
-            message["record"]
-            for message in self.messages
-            if message["type"] == "RECORD" and message["stream"] == stream
-        ]
-
-    @property
-    def state(self) -> dict[str, Any]:
-        states = [message["value"] for message in self.messages if message["type"] == "STATE"]
-        return states[-1] if states else {}
-
-
-def sync(config: dict[str, Any], state: dict[str, Any] | None = None) -> Run:
-    """``sync_all`` with stdout captured; an error is kept with the messages before it."""
-    out = io.StringIO()
-    run = Run()
-    with contextlib.redirect_stdout(out):
-        try:
-            TapExports(config=config, state=state or {}).sync_all()
-        except Exception as exc:
-            run.error = exc
-    run.messages = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
-    return run
 
 
 def emarsys_sandbox(sandbox_factory, **options: Any) -> Sandbox:
@@ -103,16 +69,23 @@ def exports_created(sandbox: Sandbox, kind: str | None = None) -> int:
     return sandbox.stats.exports_created("emarsys", kind)
 
 
-def assert_complete(run: Run, sandbox: Sandbox) -> None:
-    assert run.error is None, run.error
+def assert_complete(run: SyncResult, sandbox: Sandbox) -> None:
     truth = sandbox.truth()["streams"]
+    assert run.counts() == {stream: truth[stream] for stream in STREAMS}
     for stream in STREAMS:
-        assert len(run.records(stream)) == truth[stream]
-        assert run.records(stream) == expected(sandbox, stream)
+        assert run.records[stream] == expected(sandbox, stream)
         bookmark = run.state["bookmarks"][stream]
         assert "export" not in bookmark
         end = dt.datetime.fromisoformat(bookmark["replication_key_value"])
         assert dt.timedelta(0) <= dt.datetime.now(dt.UTC) - end <= dt.timedelta(days=1)
+
+
+def cli_state_after_a_timeout(config: dict[str, Any]) -> dict[str, Any]:
+    """Run the CLI until the export timeout stops it; the state it left (exports in flight)."""
+    run = run_cli({**config, "export_timeout_seconds": 0.1})
+    assert run.returncode != 0
+    assert "ExportTimeoutError" in run.stderr
+    return run.state
 
 
 def test_local_delivery_reads_every_row_of_the_three_exports(sandbox_factory):
@@ -121,7 +94,7 @@ def test_local_delivery_reads_every_row_of_the_three_exports(sandbox_factory):
     assert_complete(run, sandbox)
     assert exports_created(sandbox) == 3
     assert sandbox.stats.requests(DATA_ROUTE) == 6  # one page with rows, one empty, per export
-    responses = run.records("emarsys_responses")
+    responses = run.records["emarsys_responses"]
     assert {"click", "open"} <= {row["source"] for row in responses}
     assert any("\n" in str(row["first_name"]) for row in responses)
 
@@ -141,6 +114,17 @@ def test_ftp_delivery_downloads_the_uploaded_files(sandbox_factory):
     ]
 
 
+def test_ftps_delivery_trusts_the_servers_certificate_through_ca_file(sandbox_factory):
+    sandbox = sandbox_factory(ftp_tls=True, emarsys=EmarsysOptions(distribution_method="ftp"))
+    config = emarsys_config(sandbox, exports=["registrations"])
+    assert config["emarsys"]["ftp"]["tls"] is True
+    run = sync(config)
+    assert run.records["emarsys_registrations"] == expected(sandbox, "emarsys_registrations")
+    untrusted = {key: value for key, value in config["emarsys"]["ftp"].items() if key != "ca_file"}
+    with pytest.raises(DownloadError, match="CERTIFICATE_VERIFY_FAILED"):
+        sync({**config, "emarsys": {**config["emarsys"], "ftp": untrusted}})
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -156,6 +140,13 @@ def test_file_layouts_map_onto_the_same_fields(sandbox_factory, options):
     assert_complete(run, sandbox)
     pages = math.ceil(1000 / 300) + 1
     assert sandbox.stats.requests(DATA_ROUTE) == 3 * pages
+
+
+def test_more_rows_than_one_page_are_read_page_by_page(sandbox_factory):
+    sandbox = sandbox_factory(rows={"emarsys/registrations": 5000})
+    run = sync(emarsys_config(sandbox, exports=["registrations"], page_size=1200))
+    assert run.records["emarsys_registrations"] == expected(sandbox, "emarsys_registrations")
+    assert sandbox.stats.requests(DATA_ROUTE) == math.ceil(5000 / 1200) + 1
 
 
 def test_a_wrong_secret_fails_at_once_saying_the_signature_was_rejected(sandbox_factory):
@@ -174,11 +165,11 @@ def test_an_error_inside_http_200_is_an_error(sandbox_factory):
     sandbox = emarsys_sandbox(sandbox_factory)
     body = {"replyCode": 10001, "replyText": "Invalid contact field id: 4711", "data": ""}
     sandbox.faults.add("emarsys", "create", Fault.status(200, body))
-    run = sync(emarsys_config(sandbox, exports=["registrations"]))
-    assert isinstance(run.error, ProviderError)
-    assert "HTTP 200 on POST /emarsys/api/v2/contact/getregistrations" in str(run.error)
-    assert "Invalid contact field id: 4711 (replyCode 10001)" in str(run.error)
-    assert run.records("emarsys_registrations") == []
+    with pytest.raises(ProviderError) as error:
+        sync(emarsys_config(sandbox, exports=["registrations"]))
+    assert "HTTP 200 on POST /emarsys/api/v2/contact/getregistrations" in str(error.value)
+    assert "Invalid contact field id: 4711 (replyCode 10001)" in str(error.value)
+    assert exports_created(sandbox) == 0
 
 
 @pytest.mark.parametrize("in_http_200", [False, True])
@@ -186,21 +177,20 @@ def test_an_export_already_running_is_adopted(sandbox_factory, in_http_200):
     """State was lost while an export ran: the next run waits for that export, not a new one."""
     sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=1.0, errors_in_http_200=in_http_200)
     config = emarsys_config(sandbox, exports=["contact_changes"])
-    first = sync({**config, "export_timeout_seconds": 0.1})
-    assert isinstance(first.error, ExportTimeoutError)
-    second = sync(config)
-    assert second.error is None
-    assert second.records("emarsys_contact_changes") == expected(sandbox, "emarsys_contact_changes")
+    with pytest.raises(ExportTimeoutError):
+        sync({**config, "export_timeout_seconds": 0.1})
+    run = sync(config)
+    assert run.records["emarsys_contact_changes"] == expected(sandbox, "emarsys_contact_changes")
     assert exports_created(sandbox) == 1
 
 
 def test_without_the_running_exports_id_the_tap_waits_for_it_to_end(sandbox_factory):
     sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=0.5, duplicate_names_export=False)
     config = emarsys_config(sandbox, exports=["contact_changes"])
-    assert isinstance(sync({**config, "export_timeout_seconds": 0.1}).error, ExportTimeoutError)
-    second = sync(config)
-    assert second.error is None
-    assert second.records("emarsys_contact_changes") == expected(sandbox, "emarsys_contact_changes")
+    with pytest.raises(ExportTimeoutError):
+        sync({**config, "export_timeout_seconds": 0.1})
+    run = sync(config)
+    assert run.records["emarsys_contact_changes"] == expected(sandbox, "emarsys_contact_changes")
     assert exports_created(sandbox) == 2
 
 
@@ -208,8 +198,7 @@ def test_rate_limits_wait_until_the_reset_time(sandbox_factory, caplog):
     sandbox = emarsys_sandbox(sandbox_factory, rate_limit=4, rate_limit_window_seconds=1.0)
     with caplog.at_level(logging.WARNING, logger="tap_exports.http"):
         run = sync(emarsys_config(sandbox, exports=["registrations"]))
-    assert run.error is None
-    assert run.records("emarsys_registrations") == expected(sandbox, "emarsys_registrations")
+    assert run.records["emarsys_registrations"] == expected(sandbox, "emarsys_registrations")
     waits = [r.args[3] for r in caplog.records if r.args and r.args[1] == "HTTP 429"]
     assert waits
     assert all(0 <= wait <= 1.0 for wait in waits)
@@ -218,15 +207,23 @@ def test_rate_limits_wait_until_the_reset_time(sandbox_factory, caplog):
 def test_a_run_that_stopped_resumes_the_export_in_state(sandbox_factory):
     sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=0.5)
     config = emarsys_config(sandbox)
-    first = sync({**config, "export_timeout_seconds": 0.1})
-    assert isinstance(first.error, ExportTimeoutError)
-    in_flight = [b for b in first.state["bookmarks"].values() if "export" in b]
-    assert len(in_flight) == 3
-    second = sync(config, first.state)
-    assert_complete(second, sandbox)
+    state = cli_state_after_a_timeout(config)
+    assert len([b for b in state["bookmarks"].values() if "export" in b]) == 3
+    run = sync(config, state)
+    assert_complete(run, sandbox)
     # The three exports in state were finished, not made again; then, as every run does,
     # the second run exported the overlap before the bookmark they left (no rows there).
     assert exports_created(sandbox) == 3 + 3
+
+
+def test_settings_changed_under_an_export_in_state_create_a_new_one(sandbox_factory):
+    sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=0.5)
+    config = emarsys_config(sandbox, exports=["registrations"], contact_fields=[1, 2])
+    state = cli_state_after_a_timeout(config)
+    run = sync(emarsys_config(sandbox, exports=["registrations"]), state)
+    assert run.records["emarsys_registrations"] == expected(sandbox, "emarsys_registrations")
+    # The first export, its replacement with the configured fields, then the overlap.
+    assert exports_created(sandbox) == 3
 
 
 def test_a_file_no_longer_stored_is_exported_again(sandbox_factory):
@@ -234,8 +231,7 @@ def test_a_file_no_longer_stored_is_exported_again(sandbox_factory):
     gone = {"replyCode": 4003, "replyText": "The export file is no longer stored", "data": ""}
     sandbox.faults.add("emarsys", "data", Fault.status(410, gone))
     run = sync(emarsys_config(sandbox, exports=["responses"]))
-    assert run.error is None
-    assert run.records("emarsys_responses") == expected(sandbox, "emarsys_responses")
+    assert run.records["emarsys_responses"] == expected(sandbox, "emarsys_responses")
     assert exports_created(sandbox, "responses") == 2
 
 
@@ -243,8 +239,7 @@ def test_a_page_cut_mid_transfer_is_read_again_without_duplicates(sandbox_factor
     sandbox = emarsys_sandbox(sandbox_factory)
     sandbox.faults.add("emarsys", "data", Fault.cut_after(20_000))
     run = sync(emarsys_config(sandbox, exports=["responses"]))
-    assert run.error is None
-    assert run.records("emarsys_responses") == expected(sandbox, "emarsys_responses")
+    assert run.records["emarsys_responses"] == expected(sandbox, "emarsys_responses")
     assert sandbox.stats.requests(DATA_ROUTE) == 3
     assert [fired.operation for fired in sandbox.faults.fired] == ["data"]
 
@@ -252,18 +247,17 @@ def test_a_page_cut_mid_transfer_is_read_again_without_duplicates(sandbox_factor
 def test_a_failed_export_is_reported_with_its_id(sandbox_factory):
     sandbox = emarsys_sandbox(sandbox_factory)
     sandbox.faults.add("emarsys", "create", Fault.fail_export())
-    run = sync(emarsys_config(sandbox, exports=["registrations"]))
-    assert isinstance(run.error, ExportFailedError)
-    assert str(run.error).startswith("Emarsys, stream emarsys_registrations, export 3931993:")
-    assert "'error'" in str(run.error)
+    with pytest.raises(ExportFailedError) as error:
+        sync(emarsys_config(sandbox, exports=["registrations"]))
+    assert str(error.value).startswith("Emarsys, stream emarsys_registrations, export 3931993:")
+    assert "'error'" in str(error.value)
 
 
 def test_an_unknown_status_word_names_the_word(sandbox_factory):
     sandbox = emarsys_sandbox(sandbox_factory)
     sandbox.faults.add("emarsys", "get", Fault.status_word("paused"))
-    run = sync(emarsys_config(sandbox, exports=["registrations"]))
-    assert isinstance(run.error, UnknownStatusError)
-    assert "unknown export status 'paused'" in str(run.error)
+    with pytest.raises(UnknownStatusError, match="unknown export status 'paused'"):
+        sync(emarsys_config(sandbox, exports=["registrations"]))
 
 
 def test_an_upload_that_never_happens_is_not_taken_for_done(sandbox_factory):
@@ -271,10 +265,9 @@ def test_an_upload_that_never_happens_is_not_taken_for_done(sandbox_factory):
     sandbox = emarsys_sandbox(sandbox_factory, distribution_method="ftp")
     config = emarsys_config(sandbox, exports=["registrations"])
     config["emarsys"]["ftp"] = {**config["emarsys"]["ftp"], "password": "wrong-ftp-password"}
-    run = sync({**config, "export_timeout_seconds": 1.0})
-    assert isinstance(run.error, ExportTimeoutError)
-    assert "still RUNNING" in str(run.error)
-    assert run.records("emarsys_registrations") == []
+    with pytest.raises(ExportTimeoutError, match="still RUNNING"):
+        sync({**config, "export_timeout_seconds": 1.0})
+    assert sandbox.stats.requests(DATA_ROUTE) == 0
 
 
 def test_late_rows_within_the_overlap_are_read_and_repeated_rows_keep_their_key(sandbox_factory):
@@ -286,18 +279,16 @@ def test_late_rows_within_the_overlap_are_read_and_repeated_rows_keep_their_key(
     )
     config = emarsys_config(sandbox, exports=["responses"], overlap_hours=0.25)
     first = sync(config)
-    assert first.records("emarsys_responses") == expected(sandbox, "emarsys_responses")
+    assert first.records["emarsys_responses"] == expected(sandbox, "emarsys_responses")
     sandbox.resize_dataset("emarsys/responses", 2000)  # the newest rows lie in the future
     second = sync(config, first.state)
-    assert second.error is None
     bookmark = second.state["bookmarks"]["emarsys_responses"]["replication_key_value"]
     truth = [row for row in expected(sandbox, "emarsys_responses") if row["time"] < bookmark]
     assert len(truth) > 300
     keys = ("user_id", "campaign_id", "source", "time", "url")
-    loaded = {tuple(row[k] for k in keys): row for row in first.records("emarsys_responses")}
-    for row in second.records("emarsys_responses"):
-        key = tuple(row[k] for k in keys)
-        assert loaded.setdefault(key, row) == row
+    loaded = {tuple(row[k] for k in keys): row for row in first.records["emarsys_responses"]}
+    for row in second.records["emarsys_responses"]:
+        assert loaded.setdefault(tuple(row[k] for k in keys), row) == row
     assert list(loaded.values()) == truth
 
 
@@ -307,29 +298,29 @@ def test_secrets_appear_in_no_log_line_or_message(sandbox_factory, caplog):
     secrets = (config["emarsys"]["secret"], config["emarsys"]["ftp"]["password"])
     with caplog.at_level(logging.DEBUG):
         run = sync(config)
-    assert run.error is None
     text = caplog.text + json.dumps(run.messages)
     assert not [secret for secret in secrets if secret in text]
 
 
-def test_more_rows_than_one_page_are_read_page_by_page(sandbox_factory):
-    sandbox = sandbox_factory(rows={"emarsys/registrations": 5000})
-    config = emarsys_config(sandbox, exports=["registrations"], page_size=1200)
-    run = sync(config)
-    assert run.records("emarsys_registrations") == expected(sandbox, "emarsys_registrations")
-    assert sandbox.stats.requests(DATA_ROUTE) == math.ceil(5000 / 1200) + 1
-
-
-def test_settings_changed_under_an_export_in_state_create_a_new_one(sandbox_factory):
-    sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=0.5)
-    config = emarsys_config(sandbox, exports=["registrations"], contact_fields=[1, 2])
-    first = sync({**config, "export_timeout_seconds": 0.1})
-    assert isinstance(first.error, ExportTimeoutError)
-    second = sync(emarsys_config(sandbox, exports=["registrations"]), first.state)
-    assert second.error is None
-    assert second.records("emarsys_registrations") == expected(sandbox, "emarsys_registrations")
-    # The first export, its replacement with the configured fields, then the overlap.
-    assert exports_created(sandbox) == 3
+@pytest.mark.parametrize("distribution_method", ["local", "ftp"])
+def test_the_cli_loads_exact_counts_and_continues_from_its_state(
+    sandbox_factory, distribution_method
+):
+    """What ``meltano run`` does with only Emarsys configured, twice."""
+    sandbox = emarsys_sandbox(sandbox_factory, distribution_method=distribution_method)
+    config = emarsys_config(sandbox)
+    first = run_cli(config)
+    assert first.returncode == 0, first.stderr
+    assert_complete(first, sandbox)
+    secrets = (config["emarsys"]["secret"], config["emarsys"].get("ftp", {}).get("password"))
+    assert not [secret for secret in secrets if secret and secret in first.stderr]
+    second = run_cli(config, first.state)
+    assert second.returncode == 0, second.stderr
+    assert second.counts() == {}
+    for stream in STREAMS:
+        before = first.state["bookmarks"][stream]["replication_key_value"]
+        assert second.state["bookmarks"][stream]["replication_key_value"] >= before
+    assert exports_created(sandbox) == 6
 
 
 def test_the_sandbox_configures_emarsys_and_reports_its_truth(sandbox):
