@@ -328,3 +328,10 @@ def test_the_sandbox_configures_emarsys_and_reports_its_truth(sandbox):
     assert {stream: sandbox.truth()["streams"][stream] for stream in STREAMS} == dict.fromkeys(
         STREAMS, 1000
     )
+
+
+def test_a_contact_field_the_account_lacks_is_named_at_discovery(sandbox_factory):
+    sandbox = emarsys_sandbox(sandbox_factory)
+    with pytest.raises(ProviderError, match=r"emarsys.contact_fields: no field with id 9999"):
+        TapExports(config=emarsys_config(sandbox, contact_fields=[1, 9999]))
+    assert exports_created(sandbox) == 0
