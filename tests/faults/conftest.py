@@ -87,9 +87,9 @@ def reference(
                 run = Scenario(clean, scenario.profile)
                 outcome = run.run()
                 assert outcome.error is None, outcome.error
-                records = run.loaded()
-                assert len(records) == clean.truth()["streams"][scenario.stream]
-                references[key] = Reference(records, run.exports_created())
+                truth = clean.truth()["streams"][scenario.stream]
+                assert len(outcome.records(scenario.stream)) == truth
+                references[key] = Reference(run.loaded())
         return references[key]
 
     return get
@@ -110,7 +110,7 @@ def scenario() -> Iterator[ScenarioFactory]:
         fields = dict(sandbox or {})
         if rows is not None:
             fields["default_rows"] = rows
-        started.append(Sandbox(sandbox_config(**fields)).start())
+        started.append(Sandbox(sandbox_config(profile, **fields)).start())
         return Scenario(started[-1], profile, **common)
 
     yield make

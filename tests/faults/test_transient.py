@@ -19,6 +19,9 @@ from tests.faults.harness import FAST, Profile, Verdict, exports_of, profiles
 #: A read timeout the latency faults below outlast, so a hung answer is detected quickly.
 SHORT_TIMEOUT = (5.0, 0.5)
 HUNG = Fault.latency(1.5)
+EXPIRED = Fault.status(
+    403, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class Case:
     name: str
     role: str
     fault: Callable[[Profile], Fault | None]
-    nth: int = 1
+    #: Consecutive calls hurt: the first one, then the retries.
+    times: int = 1
     #: What the log must say about how the tap dealt with it.
     expect_log: str = ""
     #: Seconds an export takes to complete, when the fault needs it still running.
@@ -63,8 +67,8 @@ CASES = (
     Case(
         "429 with the provider's own hint",
         "create",
-        lambda profile: profile.rate_hint,
-        expect_log=r"HTTP 429 on POST \S+, retrying in 1\.0 s",
+        lambda profile: profile.rate_hint() if profile.rate_hint else None,
+        expect_log=r"HTTP 429 on POST \S+, retrying in [12]\.\d s",
     ),
     Case("500 on create", "create", lambda _: Fault.status(500, {"message": "internal"})),
     Case("502 on poll", "poll", lambda _: Fault.status(502, "Bad Gateway")),
@@ -86,14 +90,20 @@ CASES = (
         "download cut short",
         "file",
         lambda _: Fault.cut_after(5000),
-        expect_log=r"IncompleteRead\(5000 bytes read.* at byte 5000; resuming",
+        expect_log=r"at byte \d+; resuming \(1 of",
     ),
-    Case("download cut short twice", "file", lambda _: Fault.cut_after(100), nth=2),
+    Case("download cut short twice", "file", lambda _: Fault.cut_after(100), times=2),
     Case("read timeout on download", "file", lambda _: HUNG),
     Case(
-        "expired download link",
+        "download link handed out expired",
         "link",
         lambda _: Fault.expire_link(),
+        expect_log="link expired or refused; asking the provider for a fresh one",
+    ),
+    Case(
+        "storage refuses the link as expired (403)",
+        "file",
+        lambda profile: EXPIRED if profile.signed_links else None,
         expect_log="link expired or refused; asking the provider for a fresh one",
     ),
 )
@@ -127,14 +137,12 @@ def test_transient_fault_is_survived(
     assert fault is not None
     where = {"create": profile.create, "poll": profile.poll, "link": profile.link}
     target = profile.file if case.role == "file" else (profile.name, where[case.role])
-    run.sandbox.faults.add(*target, fault, nth=case.nth, times=1 if case.nth == 1 else 2)
+    run.sandbox.faults.add(*target, fault, times=case.times)
 
     outcome = run.run()
 
     assert outcome.error is None, outcome.stderr
-    assert [fired.fault for fired in run.sandbox.faults.fired] == [fault] * (
-        1 if case.nth == 1 else 2
-    )
+    assert [fired.fault for fired in run.sandbox.faults.fired] == [fault] * case.times
     assert re.search(case.expect_log, outcome.stderr), outcome.stderr
     result = verdict(run, case.name)
     assert (result.rows_lost, result.rows_extra, result.rows_changed) == (0, 0, 0)
