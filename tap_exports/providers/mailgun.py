@@ -12,11 +12,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import requests
-from singer_sdk import Stream
+from singer_sdk import SchemaDirectory, Stream, StreamSchema
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import SinglePagePaginator
-from singer_sdk.schema import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
@@ -28,7 +27,7 @@ from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import FileFormat
-from tap_exports.io.sources import HttpSource
+from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.base import Provider
 
 if TYPE_CHECKING:
