@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import requests
-from singer_sdk import SchemaDirectory, Stream, StreamSchema
+from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import SinglePagePaginator
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
@@ -85,10 +86,24 @@ def normalized(list_url: str) -> str:
     return kind if domain is None else f"{domain}/{kind}"
 
 
+MONTHS = {
+    name: f"{number:02d}"
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
 def rfc2822_to_iso(value: str | None) -> str | None:
-    """Mailgun dates (``Fri, 21 Oct 2011 11:02:55 UTC``) as RFC 3339 UTC."""
+    """Mailgun dates (``Fri, 21 Oct 2011 11:02:55 UTC``) as RFC 3339 UTC.
+
+    Mailgun writes one fixed UTC/GMT layout, which is cut apart directly (this runs
+    once per row); anything else goes through the general RFC 2822 parser.
+    """
     if not value:
         return None
+    if len(value) == 29 and value[25:] in {" UTC", " GMT"} and value[8:11] in MONTHS:
+        return f"{value[12:16]}-{MONTHS[value[8:11]]}-{value[5:7]}T{value[17:25]}Z"
     return format_instant(email.utils.parsedate_to_datetime(value))
 
 
