@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
@@ -55,10 +56,15 @@ COMMON_SETTINGS = th.PropertiesList(
 )
 
 
+def is_number(value: object) -> TypeGuard[float | Decimal]:
+    """True for JSON numbers as the SDK reads them: a config file's decimals are ``Decimal``."""
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def positive_number(config: Mapping[str, Any], key: str, errors: list[str]) -> None:
     """Append an error when ``config[key]`` is set and not a positive number."""
     value = config.get(key)
-    if value is not None and (not isinstance(value, int | float) or value <= 0):
+    if value is not None and (not is_number(value) or value <= 0):
         errors.append(f"{key}: must be a positive number, got {value!r}")
 
 
@@ -80,7 +86,7 @@ def validate_common(config: Mapping[str, Any]) -> list[str]:
     ):
         positive_number(config, key, errors)
     low, high = config.get("poll_interval_seconds"), config.get("poll_max_interval_seconds")
-    if isinstance(low, int | float) and isinstance(high, int | float) and high < low:
+    if is_number(low) and is_number(high) and high < low:
         errors.append("poll_max_interval_seconds: must not be smaller than poll_interval_seconds")
     start = config.get("start_date")
     if start:
