@@ -199,9 +199,14 @@ class BulkExportStream(Stream):
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
         if resumed is not None:
-            if self._slot(context) not in self._prepared:
+            prepared = self._prepared.get(self._slot(context))
+            if prepared is None:
                 self._log_resume(resumed, context)
+            elif prepared[0].export_id == resumed.export_id:
+                resumed = prepared[0]  # the export prepare() is already waiting for
             yield from self._run_export(resumed, context, resumed=True)
+            if resumed.window.end is None:
+                return  # it covered everything up to now; planning again would repeat it
         plan = self._plan(context)
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
