@@ -188,14 +188,21 @@ class BulkExportStream(Stream):
 
     def _wait(self, job: ExportJob, context: Context | None) -> ExportJob:
         return wait_until_done(
-            self.adapter(context), job, self.exports_tap.timing, stream=self.name
+            self.adapter(context),
+            job,
+            self.exports_tap.timing,
+            stream=self.name,
+            sleep=self.exports_tap.export_pool.sleep,
         )
 
     # Records ----------------------------------------------------------------------
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Row]:
-        self.exports_tap.prepare_exports()
+        with self.exports_tap.exports_prepared():
+            yield from self._records(context)
+
+    def _records(self, context: Context | None) -> Iterator[Row]:
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
         if resumed is not None:
