@@ -64,6 +64,8 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
+        #: The instant this run plans its windows against, fixed at the first plan.
+        self._planned_at: dt.datetime | None = None
         super().__init__(tap, **kwargs)
 
     @property
@@ -131,11 +133,17 @@ class BulkExportStream(Stream):
         return ExportJob.from_state(saved) if isinstance(saved, Mapping) else None
 
     def _plan(self, context: Context | None) -> deque[Window]:
+        """The windows still to export, up to the one instant this run plans against.
+
+        Planning again after the prepared export must not add the few seconds that
+        passed meanwhile as one more (tiny) export.
+        """
         start_date = self.config.get("start_date")
+        self._planned_at = self._planned_at or dt.datetime.now(dt.UTC)
         windows = self.adapter(context).windows(
             self._bookmark(context),
             parse_instant(start_date) if start_date else None,
-            dt.datetime.now(dt.UTC),
+            self._planned_at,
         )
         return deque(windows[:MAX_WINDOWS_PER_RUN])
 
