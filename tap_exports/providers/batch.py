@@ -122,7 +122,7 @@ class BatchAuth(requests.auth.AuthBase):
 
 
 class BatchApi(ApiClient):
-    """Errors read ``{"error_message", "error_code"}``; 429 and 503 are retried."""
+    """Errors read ``{"error_message", "error_code"}``; 429 and 503 are retried like any 5xx."""
 
     provider = "Batch"
 
@@ -140,8 +140,8 @@ class BatchApi(ApiClient):
         except ValueError:
             body = None
         if isinstance(body, Mapping) and body.get("error_message"):
-            code = body.get("error_code")
-            return f"{body['error_message']}" + (f" ({code})" if code else "")
+            message, code = str(body["error_message"]), body.get("error_code")
+            return f"{message} ({code})" if code else message
         return super().error_message(response)
 
     @override
@@ -286,7 +286,7 @@ class BatchEventsExport(BatchExport):
     def windows(
         self, bookmark: dt.datetime | None, start_date: dt.datetime | None, now: dt.datetime
     ) -> list[Window]:
-        end = (now - LAG).replace(second=0, microsecond=0)
+        end = now - LAG
         floor = now - LOOKBACK + LOOKBACK_MARGIN
         start = bookmark or start_date or floor
         if start < floor:
