@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tap_exports.sandbox.batch_options import BatchOptions
 from tap_exports.sandbox.mailgun.options import MailgunOptions
 
 
@@ -39,3 +40,4 @@ class SandboxConfig:
     row_step_seconds: float = 1.0
     port: int = 0
     mailgun: MailgunOptions = field(default_factory=MailgunOptions)
+    batch: BatchOptions = field(default_factory=BatchOptions)

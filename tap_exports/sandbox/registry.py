@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from tap_exports.sandbox.batch import BatchEmulator
 from tap_exports.sandbox.emulator import ProviderEmulator
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
 
-EMULATORS: tuple[type[ProviderEmulator], ...] = (MailgunEmulator,)
+EMULATORS: tuple[type[ProviderEmulator], ...] = (MailgunEmulator, BatchEmulator)
