@@ -56,8 +56,8 @@ COMMON_SETTINGS = th.PropertiesList(
 )
 
 
-def is_number(value: object) -> TypeGuard[float | Decimal]:
-    """True for JSON numbers as the SDK reads them: a config file's decimals are ``Decimal``."""
+def is_number(value: object) -> TypeGuard[int | float | Decimal]:
+    """Numbers as the SDK reads them from JSON (``Decimal`` for fractions), not booleans."""
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 

@@ -20,23 +20,25 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
 import logging
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from singer_sdk import Stream
+from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
+from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper, RecordSink
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError
-from tap_exports.io.decode import DecodeStats, iter_records
+from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
+from tap_exports.io.rows import flatten
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
@@ -50,6 +52,8 @@ class BulkExportStream(Stream):
 
     #: Rows between two STATE messages while a file is read (resume granularity).
     CHECKPOINT_ROWS: ClassVar[int] = 10_000
+    #: Emit through :class:`RecordEmitter`; False takes the SDK's per-row path.
+    BULK_WRITER: ClassVar[bool] = True
     is_sorted = False
 
     def __init__(
@@ -64,9 +68,11 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
-        #: The instant this run plans its windows against, fixed at the first plan.
-        self._planned_at: dt.datetime | None = None
+        #: The windows left after the one :meth:`prepare` created an export for.
+        self._planned: dict[str, deque[Window]] = {}
+        self._sink: RecordSink | None = None
         super().__init__(tap, **kwargs)
+        self._record_counter = self.get_record_counter()
 
     @property
     @override
@@ -103,7 +109,92 @@ class BulkExportStream(Stream):
         return parse_instant(str(value)) if value else None
 
     def _checkpoint(self) -> None:
+        """Make every row handed on so far durable downstream, then write STATE."""
+        self._flush_sink()
         self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _flush_sink(self) -> None:
+        if self._sink is not None:
+            self._record_counter.increment(self._sink.flush())
+
+    # Emission -----------------------------------------------------------------------
+
+    def _bulk(self, *, write_messages: bool) -> bool:
+        """The bulk sinks apply unless a dry run caps the rows (``--test``)."""
+        return (
+            write_messages
+            and self.selected
+            and self.ABORT_AT_RECORD_COUNT is None
+            and self.BULK_WRITER
+        )
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[Row, Any, Any]:
+        """RECORD messages through the bulk :class:`RecordEmitter`."""
+        if not self._bulk(write_messages=write_messages):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        self._drive(context, lambda shaper: RecordEmitter(self, shaper))
+
+    @override
+    def _sync_batches(self, batch_config: BatchConfig, context: Context | None = None) -> None:
+        """BATCH files written straight from the export rows (JSONL, gzipped or not)."""
+        if batch_config.encoding.format != "jsonl" or not self._bulk(write_messages=True):
+            super()._sync_batches(batch_config, context)
+            return
+
+        def announce(manifest: list[str]) -> None:
+            self._write_batch_message(encoding=batch_config.encoding, manifest=manifest)
+
+        with self.get_batch_counter() as batches:
+            self._drive(
+                context,
+                lambda shaper: BatchFileWriter(self, shaper, batch_config, announce),
+                on_flush=batches.increment,
+            )
+
+    def _drive(
+        self,
+        context: Context | None,
+        sink: Callable[[RecordShaper], RecordSink],
+        on_flush: Callable[[], None] | None = None,
+    ) -> None:
+        """Feed every partition's batches to a sink, checkpointing every few thousand rows.
+
+        Same contract as the SDK's loop (metrics, partitions, state finalisation) minus
+        the per-row work that is constant for a stream. A checkpoint is taken when the
+        next batch is asked for, so the rows it counts have all been handed to the sink.
+        """
+        self._record_counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        contexts: list[Context | None] = [context] if context is not None else [None]
+        if context is None and self.partitions:
+            contexts = list(self.partitions)
+        shaper = RecordShaper(self, logger=self.logger)
+        with self._record_counter, timer:
+            for current in contexts:
+                self._record_counter.with_context(current or {})
+                timer.with_context(current or {})
+                self._write_starting_replication_value(current)
+                self._sink = sink(shaper)
+                try:
+                    since_checkpoint = 0
+                    for batch in self.record_batches(current):
+                        if since_checkpoint >= self.CHECKPOINT_ROWS:
+                            self._checkpoint()
+                            since_checkpoint = 0
+                        self._sink.write_batch(batch)
+                        since_checkpoint += len(batch)
+                    self._flush_sink()
+                finally:
+                    self._sink = None
+                if current is not None:
+                    self._finalize_state(self.get_context_state(current))
+        if context is None:
+            self._finalize_state(self.stream_state)
         self._write_state_message()
 
     def _remember(self, job: ExportJob, context: Context | None) -> None:
@@ -121,6 +212,15 @@ class BulkExportStream(Stream):
         self._checkpoint()
 
     @override
+    def _process_record(
+        self,
+        record: Row,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Rows keep exactly the schema's fields: the partition key is not copied into them."""
+
+    @override
     def _increment_stream_state(
         self, latest_record: Row, *, context: Context | None = None
     ) -> None:
@@ -133,17 +233,11 @@ class BulkExportStream(Stream):
         return ExportJob.from_state(saved) if isinstance(saved, Mapping) else None
 
     def _plan(self, context: Context | None) -> deque[Window]:
-        """The windows still to export, up to the one instant this run plans against.
-
-        Planning again after the prepared export must not add the few seconds that
-        passed meanwhile as one more (tiny) export.
-        """
         start_date = self.config.get("start_date")
-        self._planned_at = self._planned_at or dt.datetime.now(dt.UTC)
         windows = self.adapter(context).windows(
             self._bookmark(context),
             parse_instant(start_date) if start_date else None,
-            self._planned_at,
+            dt.datetime.now(dt.UTC),
         )
         return deque(windows[:MAX_WINDOWS_PER_RUN])
 
@@ -151,7 +245,8 @@ class BulkExportStream(Stream):
         """Create (or resume) each source's first export and start waiting for it.
 
         Called for every selected stream before the first one emits, so providers
-        prepare their files in parallel while earlier streams are being read.
+        prepare their files in parallel while earlier streams are being read, and
+        refuse invalid requests (:meth:`ExportAdapter.preflight`) before any row is out.
         """
         contexts: list[Context | None] = [None]
         if self.partitions:
@@ -159,11 +254,13 @@ class BulkExportStream(Stream):
         for context in contexts:
             job = self._in_flight(context)
             adapter = self.adapter(context)
+            adapter.preflight()
             if job is None:
-                plan = [] if adapter.has_inline_path else self._plan(context)
+                plan = deque() if adapter.has_inline_path else self._plan(context)
                 if not plan:
                     continue
-                job = self._create(plan[0], context)
+                job = self._create(plan.popleft(), context)
+                self._planned[self._slot(context)] = plan
             else:
                 self._log_resume(job, context)
             self._prepared[self._slot(context)] = (
@@ -207,22 +304,29 @@ class BulkExportStream(Stream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Row]:
-        with self.exports_tap.exports_prepared():
-            yield from self._records(context)
+        """Rows one by one, for the SDK's own loop (dry runs and ``--test``)."""
+        yield from flatten(self.record_batches(context))
 
-    def _records(self, context: Context | None) -> Iterator[Row]:
+    def record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
+        """Every row this run emits for ``context``, in batches, driving exports as it goes."""
+        with self.exports_tap.exports_prepared():
+            yield from self._record_batches(context)
+
+    def _record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
+        # This run's plan goes on after the export prepared for its first window; planning
+        # again from the bookmark that export moved would repeat overlapping windows.
+        planned = self._planned.pop(self._slot(context), None)
+        plan = self._plan(context) if planned is None else planned
         if resumed is not None:
-            prepared = self._prepared.get(self._slot(context))
-            if prepared is None:
+            if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
-            elif prepared[0].export_id == resumed.export_id:
-                resumed = prepared[0]  # the export prepare() is already waiting for
             yield from self._run_export(resumed, context, resumed=True)
-            if resumed.window.end is None:
-                return  # it covered everything up to now; planning again would repeat it
-        plan = self._plan(context)
+            if planned is None:
+                # An export of an earlier run: an open-ended window covered everything up
+                # to now; a bounded one is followed by the windows after it.
+                plan = self._plan(context) if resumed.window.end else deque()
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return
@@ -241,7 +345,7 @@ class BulkExportStream(Stream):
                     continue
                 inline = None
             if inline is not None:
-                newest = yield from self._emit(inline, context, window=window, skip=0)
+                newest = yield from self._emit(batched(inline), context, window=window, skip=0)
                 self._complete_window(window, newest, context)
                 continue
             prepared = self._prepared.get(self._slot(context))
@@ -254,7 +358,7 @@ class BulkExportStream(Stream):
 
     def _run_export(
         self, job: ExportJob, context: Context | None, *, resumed: bool
-    ) -> Iterator[Row]:
+    ) -> Iterator[list[Row]]:
         """Finish ``job``; if the provider no longer has it, create it again, once."""
         try:
             yield from self._finish(job, context)
@@ -269,12 +373,17 @@ class BulkExportStream(Stream):
             )
             yield from self._finish(self._create(job.window, context), context)
 
-    def _finish(self, job: ExportJob, context: Context | None) -> Iterator[Row]:
+    def _finish(self, job: ExportJob, context: Context | None) -> Iterator[list[Row]]:
         """Wait for ``job``, emit all its rows, and close its window."""
         adapter = self.adapter(context)
         done = self._await(job, context)
         if done.status is ExportStatus.FAILED:
+            self._state(context).pop("export", None)
+            self._checkpoint()
             reason = done.detail.get("reason") or "no reason given"
+            # A failed export cannot be resumed: forget it, so the next run creates a new one.
+            self._state(context).pop("export", None)
+            self._checkpoint()
             raise ExportFailedError(
                 adapter.provider,
                 f"the provider reports the export failed: {reason}",
@@ -296,7 +405,10 @@ class BulkExportStream(Stream):
                     done.export_id,
                 )
             newest = yield from self._emit(
-                self._file_rows(done, adapter), context, window=done.window, skip=done.rows_emitted
+                self._file_batches(done, adapter),
+                context,
+                window=done.window,
+                skip=done.rows_emitted,
             )
         else:
             LOGGER.info(
@@ -310,18 +422,19 @@ class BulkExportStream(Stream):
 
     def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
         prepared = self._prepared.get(self._slot(context))
-        if prepared is not None and prepared[0] is job:
+        if prepared is not None and prepared[0].export_id == job.export_id:
             del self._prepared[self._slot(context)]
             return prepared[1].result()
         return self._wait(job, context)
 
-    def _file_rows(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[Row]:
-        """Every row of every file of a finished export, in order, streamed."""
+    def _file_batches(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[list[Row]]:
+        """Every row of every file of a finished export, in order, in batches, streamed."""
         bad_rows = self.config.get("on_bad_rows", "fail")
         for target in adapter.targets(job):
             stats = DecodeStats()
+            transform = target.transform
             with target.source.open() as raw:
-                rows = iter_records(
+                batches = iter_record_batches(
                     raw,
                     fmt=target.format,
                     source_name=target.source.name,
@@ -329,7 +442,8 @@ class BulkExportStream(Stream):
                     on_bad_row=bad_rows,
                     stats=stats,
                 )
-                yield from map(target.transform, rows)
+                for batch in batches:
+                    yield [transform(row) for row in batch]
             if stats.bad_rows:
                 LOGGER.warning(
                     "%s %s: skipped %d malformed rows in %s (on_bad_rows=skip)",
@@ -340,12 +454,18 @@ class BulkExportStream(Stream):
                 )
 
     def _emit(
-        self, rows: Iterable[Row], context: Context | None, *, window: Window, skip: int
-    ) -> Generator[Row, None, str | None]:
-        """Yield rows to the SDK, checkpointing progress; return the newest replication value.
+        self,
+        batches: Iterable[list[Row]],
+        context: Context | None,
+        *,
+        window: Window,
+        skip: int,
+    ) -> Generator[list[Row], None, str | None]:
+        """Pass batches on, checkpointing progress; return the newest replication value.
 
-        When the generator is resumed for row ``n``, the SDK has written the rows
-        before it, so a checkpoint taken there records ``n - 1`` rows as done.
+        ``rows_emitted`` in state counts the rows handed on before the current batch,
+        which is what a checkpoint taken when the next batch is asked for may claim.
+        The first ``skip`` rows (emitted before a restart) are dropped.
         """
         key = self.replication_key
         floor = (
@@ -354,21 +474,28 @@ class BulkExportStream(Stream):
             else None
         )
         export = self._state(context).get("export")
+        tracked = isinstance(export, dict)
         newest: str | None = None
-        count = skip
-        for count, row in enumerate(itertools.islice(rows, skip, None), start=skip + 1):
-            if isinstance(export, dict) and count % self.CHECKPOINT_ROWS == 0:
-                export["rows_emitted"] = count - 1
-                self._checkpoint()
+        count = 0
+        for batch in batches:
+            if tracked:
+                export["rows_emitted"] = count  # type: ignore[index]
+            size = len(batch)
+            if count + size <= skip:
+                count += size
+                continue
+            rows = batch[skip - count :] if count < skip else batch
+            count += size
             if key:
-                value = row.get(key)
-                if value is not None:
-                    text = str(value)
-                    if floor is not None and text < floor:
-                        continue
-                    if newest is None or text > newest:
-                        newest = text
-            yield row
-        if isinstance(export, dict):
-            export["rows_emitted"] = count
+                if floor is not None:
+                    rows = [row for row in rows if str(row.get(key) or floor) >= floor]
+                values = [str(value) for row in rows if (value := row.get(key)) is not None]
+                if values:
+                    top = max(values)
+                    if newest is None or top > newest:
+                        newest = top
+            if rows:
+                yield rows
+        if tracked:
+            export["rows_emitted"] = count  # type: ignore[index]
         return newest
