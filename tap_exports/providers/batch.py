@@ -453,7 +453,8 @@ class BatchProvider(Provider):
                 "events",
                 th.ArrayType(th.StringType),
                 default=list(EVENTS),
-                description=f"Events exported into batch_events: any of {', '.join(EVENTS)}.",
+                description="Event types exported into batch_events (email_open, push_sent, "
+                "...); the default is every type Batch exports.",
             ),
             th.Property(
                 "attributes",
