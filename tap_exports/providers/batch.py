@@ -416,8 +416,10 @@ class BatchExportsStream(ExportListingStream):
     @override
     def post_process(self, row: Row, context: Context | None = None) -> Row | None:
         """Batch's schema names the request time ``requested_at``, its examples ``request_date``."""
-        request_date = row.get("request_date") or row.get("requested_at")
-        return {**row, "request_date": request_date}
+        out = dict(row)
+        requested_at = out.pop("requested_at", None)
+        out["request_date"] = out.get("request_date") or requested_at
+        return out
 
 
 class BatchProvider(Provider):

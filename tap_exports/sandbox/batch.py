@@ -448,6 +448,11 @@ class BatchEmulator(ProviderEmulator):
             ATTRIBUTES: self.profiles.size,
         }
 
+    def exports(self) -> list[EmulatedExport]:
+        """Every export the project holds, oldest first (for tests to inspect requests)."""
+        with self._lock:
+            return sorted(self._exports.values(), key=lambda export: export.created_at)
+
     def reset(self) -> None:
         """Forget every export and file."""
         with self._lock:

@@ -28,7 +28,7 @@ from tap_exports.engine.job import Window, format_instant, parse_instant
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
 from tap_exports.providers.batch import LAG, BatchApi, BatchProfilesExport
 from tap_exports.sandbox import Fault, Sandbox, StatusDelays
-from tap_exports.sandbox.batch import BatchEmulator
+from tap_exports.sandbox.batch import BatchEmulator, EmulatedExport
 from tap_exports.sandbox.batch_data import PROFILE_ATTRIBUTES, installation_ids
 from tap_exports.sandbox.batch_options import BatchOptions
 from tap_exports.tap import TapExports
@@ -103,9 +103,8 @@ def expected_profiles(sandbox: Sandbox) -> list[dict[str, Any]]:
     ]
 
 
-def emulated_exports(sandbox: Sandbox) -> list[Any]:
-    emulator = sandbox.emulator(BatchEmulator)
-    return sorted(emulator._exports.values(), key=lambda export: export.created_at)
+def emulated_exports(sandbox: Sandbox) -> list[EmulatedExport]:
+    return sandbox.emulator(BatchEmulator).exports()
 
 
 def part_count(sandbox: Sandbox) -> int:
@@ -137,7 +136,7 @@ def test_sync_loads_every_event_and_profile_from_several_parts(sandbox, caplog):
     listed = run.records("batch_exports")
     assert {export["id"] for export in listed} <= {export.id for export in exports}
     assert {export["scope"] for export in listed} == {"PROFILE_EVENTS", "PROFILE_ATTRIBUTES"}
-    assert all(export["request_date"] for export in listed)
+    assert all(export["request_date"] and "requested_at" not in export for export in listed)
 
     events_state = run.bookmark("batch_events")
     assert "export" not in events_state
