@@ -287,7 +287,7 @@ def test_an_identical_export_still_running_is_adopted(sandbox_factory):
     api = BatchApi(settings["base_url"], settings["rest_api_key"], settings["project_key"])
     adapter = BatchProfilesExport(api, settings["attributes"], settings["identifiers"])
     first = adapter.create(Window())
-    again = BatchProfilesExport(api, reversed(settings["attributes"]), settings["identifiers"])
+    again = BatchProfilesExport(api, settings["attributes"][::-1], settings["identifiers"])
     assert again.create(Window()).export_id == first.export_id
     assert sandbox.stats.exports_created("batch", "ATTRIBUTES") == 1
     sandbox.advance_clock(3600)
