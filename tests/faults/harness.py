@@ -127,6 +127,17 @@ PROFILES: dict[str, Profile] = {
         formats=frozenset({"ndjson"}),
         sandbox={"connect": ConnectOptions(inline_limit=100)},
     ),
+    "batch": Profile(
+        name="batch",
+        running_word="RUNNING",
+        stream="batch_events",
+        create="create",
+        poll="view",
+        link="download",
+        file=("batch", "storage_get"),
+        signed_links=True,
+        formats=frozenset({"ndjson", "gzip"}),
+    ),
     "emarsys": Profile(
         name="emarsys",
         running_word="in progress",
@@ -168,11 +179,6 @@ def catalog_selecting(config: dict[str, Any], stream: str) -> dict[str, Any]:
             if metadata["breadcrumb"] == []:
                 metadata["metadata"]["selected"] = entry["tap_stream_id"] == stream
     return catalog
-
-
-def primary_keys(config: dict[str, Any], stream: str) -> tuple[str, ...]:
-    """The stream's key properties (empty: rows are compared whole)."""
-    return tuple(TapExports(config=config).streams[stream].primary_keys or ())
 
 
 @dataclass
@@ -238,7 +244,10 @@ class Scenario:
         self.profile = profile
         self.config = tap_config(sandbox, profile, **common)
         self.catalog = catalog_selecting(self.config, profile.stream)
-        self.keys = primary_keys(self.config, profile.stream)
+        stream = TapExports(config=self.config).streams[profile.stream]
+        self.keys = tuple(stream.primary_keys or ())
+        #: Sources (SDK partitions) the stream reads, each with its own export.
+        self.sources = len(stream.partitions or [None])
         self.outcomes: list[Outcome] = []
 
     @property

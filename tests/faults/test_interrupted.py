@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from tap_exports.io.decode import BATCH_ROWS
+from tap_exports.sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import (
     BIG_ROWS,
@@ -104,3 +105,21 @@ def test_sigterm_writes_state_and_exits_non_zero(
     received = len(stopped.records(run.stream))
     assert counted <= received < counted + 2 * BATCH_ROWS
     _rerun_and_judge(run, verdict, "SIGTERM in the middle of a download")
+
+
+@pytest.mark.parametrize("profile", profiles(), ids=str)
+def test_sigterm_while_the_export_is_pending_stops_at_once(
+    profile: Profile,
+    scenario: ScenarioFactory,
+    verdict: Callable[..., Verdict],
+):
+    # The exports stay "running" for as long as it takes: the run must not wait for them.
+    run = scenario(profile)
+    running = Fault.status_word(profile.running_word)
+    run.sandbox.faults.add(profile.name, profile.poll, running, times=None)
+    stopped = run.run_cli(
+        stop_when=_exports_pending(run.stream, run.sources), stop_signal=signal.SIGTERM
+    )
+    assert stopped.exit_code == 128 + signal.SIGTERM, stopped.stderr
+    run.sandbox.faults.clear()
+    _rerun_and_judge(run, verdict, "SIGTERM while the export is pending")
