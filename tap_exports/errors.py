@@ -84,11 +84,11 @@ class DataError(TapExportsError):
     skip bad rows.
     """
 
-    def __init__(self, source: str, line: int, problem: str) -> None:
+    def __init__(self, source: str, line: int, problem: str, *, hint: str | None = None) -> None:
         self.source = source
         self.line = line
         self.problem = problem
-        super().__init__(f"{source}, line {line}: {problem}")
+        super().__init__(f"{source}, line {line}: {problem}" + (f" ({hint})" if hint else ""))
 
 
 class RunInterruptedError(SystemExit):

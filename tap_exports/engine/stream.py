@@ -35,10 +35,12 @@ from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
 from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper, RecordSink
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
+from tap_exports.engine.metrics import count_bad_rows
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError, RunInterruptedError
 from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
 from tap_exports.io.rows import flatten
+from tap_exports.settings import decompression_limits
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
@@ -441,6 +443,7 @@ class BulkExportStream(Stream):
     def _file_batches(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[list[Row]]:
         """Every row of every file of a finished export, in order, in batches, streamed."""
         bad_rows = self.config.get("on_bad_rows", "fail")
+        limits = decompression_limits(self.config)
         for target in adapter.targets(job):
             stats = DecodeStats()
             transform = target.transform
@@ -452,6 +455,7 @@ class BulkExportStream(Stream):
                     csv_options=target.csv,
                     on_bad_row=bad_rows,
                     stats=stats,
+                    limits=limits,
                 )
                 for batch in batches:
                     yield [transform(row) for row in batch]
@@ -463,6 +467,7 @@ class BulkExportStream(Stream):
                     stats.bad_rows,
                     target.source.name,
                 )
+                count_bad_rows(stats.bad_rows, stream=self.name, source=target.source.name)
 
     def _emit(
         self,
