@@ -119,6 +119,16 @@ class ApiClient:
             response: requests.Response | None = None
             try:
                 response = self.session.request(method, url, allow_redirects=False, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                # Not transient: the same certificate fails every time.
+                raise ProviderError(
+                    self.provider,
+                    f"{where}: the server's TLS certificate could not be verified "
+                    f"({redact(str(exc), self.secrets)})",
+                    export_id=export_id,
+                    hint="check base_url; certificates are always verified, so a private CA "
+                    "must be trusted by the system (or REQUESTS_CA_BUNDLE)",
+                ) from None
             except TRANSIENT_ERRORS as exc:
                 problem = f"{type(exc).__name__}"
             else:
