@@ -77,6 +77,7 @@ def gzip_batch() -> Iterator[Sandbox]:
 
 
 def test_every_provider_leaves_no_file_behind_even_when_failing(scratch: Path, gzip_batch: Sandbox):
+    sandbox_own = set(scratch.iterdir())  # the sandbox's FTP home, for instance
     failed = Scenario(gzip_batch, PROFILES["batch"]).run(max_decompressed_bytes=10_000)
     assert failed.error is not None
     for profile in profiles():
