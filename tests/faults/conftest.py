@@ -124,8 +124,8 @@ def verdict(
 ) -> Callable[..., Verdict]:
     """Judge a scenario against its reference and record it in the fault table."""
 
-    def give(scenario: Scenario, fault: str, *, allowed_exports: int = 0) -> Verdict:
-        result = judge(scenario, reference(scenario), allowed_exports=allowed_exports)
+    def give(scenario: Scenario, fault: str) -> Verdict:
+        result = judge(scenario, reference(scenario))
         fault_table.record(fault, scenario.profile.name, result)
         return result
 
