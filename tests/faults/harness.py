@@ -49,7 +49,8 @@ CLI_TIMEOUT = 30.0
 
 #: The engine's log line for each export it creates.
 CREATED = re.compile(
-    r": created export \S+ for (?P<window>full table|\[[^)]*\))(?: of (?P<source>\S+))?"
+    r" (?P<stream>\w+): created export \S+ for (?P<window>full table|\[[^)]*\))"
+    r"(?: of (?P<source>\S+))?"
 )
 
 Message = dict[str, Any]
@@ -80,6 +81,9 @@ class Profile:
     #: The file arrives through a link the storage can refuse as expired.
     signed_links: bool = False
     formats: frozenset[str] = frozenset({"csv"})
+    #: New rows of its sandbox datasets are found by the next run. Rows of a time-windowed
+    #: provider carry timestamps in the past, behind its bookmark: they never "arrive".
+    grows: bool = False
     sandbox: Mapping[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
@@ -107,6 +111,7 @@ PROFILES: dict[str, Profile] = {
         rate_hint=lambda: Fault.status(429, {"message": "slow down", "retry-seconds": 1}),
         adopts_running=True,
         signed_links=True,
+        grows=True,
     ),
     "packagex": Profile(
         name="packagex",
@@ -116,6 +121,7 @@ PROFILES: dict[str, Profile] = {
         poll="get",
         file=("packagex", "storage_get"),
         signed_links=True,
+        grows=True,
         formats=frozenset({"json"}),
     ),
     "connect": Profile(
@@ -172,13 +178,13 @@ def tap_config(sandbox: Sandbox, profile: Profile, **common: Any) -> dict[str, A
     return {**config, **common}
 
 
-def catalog_selecting(config: dict[str, Any], stream: str) -> dict[str, Any]:
-    """The tap's discovered catalog with only ``stream`` selected."""
+def catalog_selecting(config: dict[str, Any], *streams: str) -> dict[str, Any]:
+    """The tap's discovered catalog with only ``streams`` selected."""
     catalog = TapExports(config=config).catalog_dict
     for entry in catalog["streams"]:
         for metadata in entry["metadata"]:
             if metadata["breadcrumb"] == []:
-                metadata["metadata"]["selected"] = entry["tap_stream_id"] == stream
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in streams
     return catalog
 
 
@@ -193,20 +199,19 @@ class Outcome:
     #: The STATE the run started from.
     input_state: dict[str, Any] | None = None
 
-    def creations(self) -> list[tuple[str, str]]:
-        """(source, window) of every export the run created, from its log."""
-        return [(match["source"] or "", match["window"]) for match in CREATED.finditer(self.stderr)]
+    def creations(self) -> list[tuple[str, str, str]]:
+        """(stream, source, window) of every export the run created, from its log."""
+        return [
+            (match["stream"], match["source"] or "", match["window"])
+            for match in CREATED.finditer(self.stderr)
+        ]
 
-    def in_flight(self, stream: str) -> set[tuple[str, str]]:
-        """(source, window) of the exports its input state held: to resume, never re-create."""
-        entry = (self.input_state or {}).get("bookmarks", {}).get(stream, {})
-        parts = [entry, *entry.get("partitions", [])]
+    def in_flight(self) -> set[tuple[str, str, str]]:
+        """(stream, source, window) of the exports its input state held: to resume."""
         return {
-            (
-                str(next(iter(part.get("context", {}).values()), "")),
-                str(Window.from_state(export["window"])),
-            )
-            for part in parts
+            (stream, _source(part), str(Window.from_state(export["window"])))
+            for stream, entry in (self.input_state or {}).get("bookmarks", {}).items()
+            for part in [entry, *entry.get("partitions", [])]
             if isinstance(export := part.get("export"), dict)
         }
 
@@ -270,7 +275,6 @@ class Scenario:
         self.config = tap_config(sandbox, profile, **common)
         self.catalog = catalog_selecting(self.config, profile.stream)
         stream = TapExports(config=self.config).streams[profile.stream]
-        self.keys = tuple(stream.primary_keys or ())
         #: Sources (SDK partitions) the stream reads, each with its own export.
         self.sources = len(stream.partitions or [None])
         self.outcomes: list[Outcome] = []
@@ -374,17 +378,18 @@ class Scenario:
 
     # Verdicts -------------------------------------------------------------------
 
-    def key(self, record: Record) -> str:
-        if not self.keys:
-            return json.dumps(record, sort_keys=True)
-        return json.dumps([record.get(name) for name in self.keys])
-
-    def loaded(self) -> dict[str, Record]:
+    def loaded(self, stream: str | None = None) -> dict[str, Record]:
         """Every record of the stream from every run, deduplicated by primary key."""
+        stream = stream or self.stream
+        keys = tuple(TapExports(config=self.config).streams[stream].primary_keys or ())
+
+        def key(record: Record) -> str:
+            if not keys:
+                return json.dumps(record, sort_keys=True)
+            return json.dumps([record.get(name) for name in keys])
+
         return {
-            self.key(record): record
-            for outcome in self.outcomes
-            for record in outcome.records(self.stream)
+            key(record): record for outcome in self.outcomes for record in outcome.records(stream)
         }
 
     def exports_created(self) -> int:
@@ -396,7 +401,7 @@ class Scenario:
         duplicates = 0
         for outcome in self.outcomes:
             created = Counter(outcome.creations())
-            in_flight = outcome.in_flight(self.stream)
+            in_flight = outcome.in_flight()
             duplicates += sum(count - 1 + (key in in_flight) for key, count in created.items())
         return duplicates
 
