@@ -119,7 +119,8 @@ class BulkExportStream(Stream):
 
     def _flush_sink(self) -> None:
         if self._sink is not None:
-            self._record_counter.increment(self._sink.flush())
+            with self.exports_tap.interruptions.deferred():
+                self._record_counter.increment(self._sink.flush())
 
     # Emission -----------------------------------------------------------------------
 
@@ -205,7 +206,8 @@ class BulkExportStream(Stream):
                     self._finalize_state(self.get_context_state(current))
         if context is None:
             self._finalize_state(self.stream_state)
-        self._write_state_message()
+        with self.exports_tap.interruptions.deferred():
+            self._write_state_message()
 
     def _remember(self, job: ExportJob, context: Context | None) -> None:
         self._state(context)["export"] = job.to_state()
