@@ -41,10 +41,10 @@ FAST = StatusDelays(running_after=0.05, complete_after=0.15)
 EPOCH = (dt.datetime.now(dt.UTC) - dt.timedelta(days=20)).replace(
     hour=0, minute=0, second=0, microsecond=0
 )
-SMALL_ROWS = 300
+SMALL_ROWS = 150
 #: More rows than ``BulkExportStream.CHECKPOINT_ROWS`` in one file, so a run can be
 #: stopped after it checkpointed part of a download.
-BIG_ROWS = 20_000
+BIG_ROWS = 16_000
 CLI_TIMEOUT = 30.0
 
 #: The engine's log line for each export it creates.
@@ -361,7 +361,11 @@ class Scenario:
                     for line in process.stdout:
                         if not line.strip():
                             continue
-                        messages.append(json.loads(line))
+                        try:
+                            messages.append(json.loads(line))
+                        except ValueError:
+                            msg = f"not a whole Singer message: {line[:300]!r}"
+                            raise AssertionError(msg) from None
                         if not signalled and stop_when is not None and stop_when(messages[-1]):
                             process.send_signal(stop_signal)
                             signalled = True
