@@ -17,7 +17,7 @@ from typing import Any
 from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import StatusMap
 from tap_exports.io.decode import CsvOptions, FileFormat
-from tap_exports.io.sources import ByteSource
+from tap_exports.io.fetch import ByteSource
 
 Row = dict[str, Any]
 RowTransform = Callable[[Row], Row]

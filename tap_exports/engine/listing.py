@@ -69,7 +69,7 @@ class ExportListingStream(RESTStream[Any]):
 
     @override
     def backoff_wait_generator(self) -> Generator[float, None, None]:
-        return self.backoff_runtime(value=self._retry_seconds)  # type: ignore[no-any-return]
+        return self.backoff_runtime(value=self._retry_seconds)
 
     def _retry_seconds(self, exception: Exception) -> float:
         self._retry_attempt += 1

@@ -19,10 +19,11 @@ one source failing never moves another's bookmark.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import logging
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -144,7 +145,10 @@ class BulkExportStream(Stream):
         Called for every selected stream before the first one emits, so providers
         prepare their files in parallel while earlier streams are being read.
         """
-        for context in self.partitions or [None]:
+        contexts: list[Context | None] = [None]
+        if self.partitions:
+            contexts = list(self.partitions)
+        for context in contexts:
             job = self._in_flight(context)
             adapter = self.adapter(context)
             if job is None:
@@ -154,10 +158,9 @@ class BulkExportStream(Stream):
                 job = self._create(plan[0], context)
             else:
                 self._log_resume(job, context)
-            pending = job
             self._prepared[self._slot(context)] = (
                 job,
-                self.exports_tap.export_pool.submit(lambda j=pending, c=context: self._wait(j, c)),
+                self.exports_tap.export_pool.submit(functools.partial(self._wait, job, context)),
             )
 
     def _log_resume(self, job: ExportJob, context: Context | None) -> None:
@@ -318,7 +321,7 @@ class BulkExportStream(Stream):
 
     def _emit(
         self, rows: Iterable[Row], context: Context | None, *, window: Window, skip: int
-    ) -> Iterator[Row]:
+    ) -> Generator[Row, None, str | None]:
         """Yield rows to the SDK, checkpointing progress; return the newest replication value.
 
         When the generator is resumed for row ``n``, the SDK has written the rows

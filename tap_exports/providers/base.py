@@ -42,7 +42,8 @@ class Provider(ABC):
             self.key,
             th.ObjectType(*self.settings.wrapped.values()),
             description=f"{self.title} settings; its streams are discovered when "
-            f"{' and '.join(f'{self.key}.{name}' for name in self.credentials)} are set.",
+            f"{' and '.join(f'{self.key}.{name}' for name in self.credentials)} "
+            f"{'is' if len(self.credentials) == 1 else 'are'} set.",
         )
 
     def section(self, config: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -16,7 +16,7 @@ from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import SinglePagePaginator
-from singer_sdk.schema import SchemaDirectory, StreamSchema
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
@@ -28,7 +28,7 @@ from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import FileFormat
-from tap_exports.io.sources import HttpSource
+from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.base import Provider
 
 if TYPE_CHECKING:
@@ -86,10 +86,24 @@ def normalized(list_url: str) -> str:
     return kind if domain is None else f"{domain}/{kind}"
 
 
+MONTHS = {
+    name: f"{number:02d}"
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
 def rfc2822_to_iso(value: str | None) -> str | None:
-    """Mailgun dates (``Fri, 21 Oct 2011 11:02:55 UTC``) as RFC 3339 UTC."""
+    """Mailgun dates (``Fri, 21 Oct 2011 11:02:55 UTC``) as RFC 3339 UTC.
+
+    Mailgun writes one fixed UTC/GMT layout, which is cut apart directly (this runs
+    once per row); anything else goes through the general RFC 2822 parser.
+    """
     if not value:
         return None
+    if len(value) == 29 and value[25:] in {" UTC", " GMT"} and value[8:11] in MONTHS:
+        return f"{value[12:16]}-{MONTHS[value[8:11]]}-{value[5:7]}T{value[17:25]}Z"
     return format_instant(email.utils.parsedate_to_datetime(value))
 
 

@@ -1,1 +1,34 @@
-"""A local emulator of the five providers' export APIs, for tests, benchmarks and the demo."""
+"""A local emulator of the providers' export APIs, for tests, benchmarks and the demo.
+
+Start one with ``with Sandbox() as sandbox:`` (or the ``tap-exports-sandbox`` command)
+and point the tap at ``sandbox.tap_config()``.
+"""
+
+from tap_exports.sandbox.clock import SandboxClock
+from tap_exports.sandbox.config import SandboxConfig, StatusDelays
+from tap_exports.sandbox.data import Dataset, DatasetRegistry
+from tap_exports.sandbox.encoders import CsvFormat, encode_csv, encode_ndjson
+from tap_exports.sandbox.faults import Fault, FaultKind, FaultPlan, FiredFault
+from tap_exports.sandbox.ftp import SandboxFtp
+from tap_exports.sandbox.mailgun.options import MailgunOptions
+from tap_exports.sandbox.server import Sandbox
+from tap_exports.sandbox.storage import Storage
+
+__all__ = [
+    "CsvFormat",
+    "Dataset",
+    "DatasetRegistry",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "FiredFault",
+    "MailgunOptions",
+    "Sandbox",
+    "SandboxClock",
+    "SandboxConfig",
+    "SandboxFtp",
+    "StatusDelays",
+    "Storage",
+    "encode_csv",
+    "encode_ndjson",
+]

@@ -1,0 +1,193 @@
+"""JSON records from byte chunks: newline-delimited objects, or one top-level array.
+
+Both stream: NDJSON a block of lines at a time, arrays one element at a time, so a
+file of any size is read in flat memory.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any, NoReturn
+
+import msgspec
+
+from tap_exports.errors import DataError
+from tap_exports.io.chunks import line_blocks, strip_bom
+from tap_exports.io.rows import BadRowPolicy, BadRows, DecodeStats
+
+_SPACES = re.compile(rb"[ \t\r\n]*")
+_OPEN = frozenset(b"[{")
+_QUOTE = ord('"')
+_COMMA = ord(",")
+_ARRAY_START = ord("[")
+_ARRAY_END = ord("]")
+
+_STRING = rb'"(?:[^"\\]++|\\.)*+"'
+_TO_BRACKET = re.compile(rb'(?:[^\[\]{}"]++|' + _STRING + rb")*+", re.DOTALL)
+"""Skips plain bytes and whole strings; stops at a bracket, an unfinished string or the end."""
+_TO_SEPARATOR = re.compile(rb'(?:[^,\]"]++|' + _STRING + rb")*+", re.DOTALL)
+"""Same for a scalar element, which ends at ``,`` or ``]``."""
+
+
+def _skip(pattern: re.Pattern[bytes], data: bytes, pos: int) -> int:
+    """Where ``pattern`` (which can match nothing) stops when matched at ``pos``."""
+    found = pattern.match(data, pos)
+    return found.end() if found else pos
+
+
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
+"""msgspec reports bad UTF-8 inside strings with the built-in error."""
+
+
+def _problem(exc: Exception) -> str:
+    if isinstance(exc, msgspec.ValidationError):
+        return "not a JSON object"
+    if isinstance(exc, UnicodeDecodeError):
+        return "invalid UTF-8"
+    return f"invalid JSON ({exc})"
+
+
+def iter_ndjson(
+    chunks: Iterable[bytes],
+    *,
+    source_name: str,
+    on_bad_row: BadRows = "fail",
+    stats: DecodeStats | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield one object per non-blank line."""
+    stats = stats if stats is not None else DecodeStats()
+    policy = BadRowPolicy(source_name, on_bad_row, stats)
+    decoder = msgspec.json.Decoder(dict[str, Any])
+    lines_before = 0
+    for block in line_blocks(strip_bom(chunks)):
+        try:
+            records = decoder.decode_lines(block)
+        except _DECODE_ERRORS:
+            records = list(_checked_lines(block, lines_before, decoder, policy))
+        stats.rows += len(records)
+        yield from records
+        lines_before += block.count(b"\n")
+
+
+def _checked_lines(
+    block: bytes,
+    lines_before: int,
+    decoder: msgspec.json.Decoder[dict[str, Any]],
+    policy: BadRowPolicy,
+) -> Iterator[dict[str, Any]]:
+    """Decode a block that holds a bad line, line by line, to name it."""
+    for number, line in enumerate(block.split(b"\n"), lines_before + 1):
+        if not line.strip():
+            continue
+        try:
+            record = decoder.decode(line)
+        except _DECODE_ERRORS as exc:
+            policy.bad(number, _problem(exc))
+        else:
+            yield record
+
+
+class _Window:
+    """The unread part of the file: a byte buffer refilled from the chunks on demand."""
+
+    def __init__(self, chunks: Iterable[bytes], source_name: str) -> None:
+        self._chunks = iter(chunks)
+        self._source_name = source_name
+        self._lines_dropped = 0
+        self.data = b""
+
+    def refill(self, keep_from: int) -> bool:
+        """Drop the bytes before ``keep_from`` and append a chunk; False at the end of the file."""
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            return False
+        self._lines_dropped += self.data.count(b"\n", 0, keep_from)
+        self.data = self.data[keep_from:] + chunk
+        return True
+
+    def next_byte(self, pos: int) -> tuple[int, int | None]:
+        """Skip whitespace from ``pos``; return where it stops and the byte there (None at EOF)."""
+        while True:
+            pos = _skip(_SPACES, self.data, pos)
+            if pos < len(self.data):
+                return pos, self.data[pos]
+            if not self.refill(pos):
+                return pos, None
+            pos = 0
+
+    def expect_byte(self, pos: int) -> tuple[int, int]:
+        """Like :meth:`next_byte`, inside the array where the file may not end yet."""
+        pos, byte = self.next_byte(pos)
+        if byte is None:
+            self.fail(pos, "file ends before the JSON array is closed")
+        return pos, byte
+
+    def element_end(self, start: int) -> tuple[int, int]:
+        """Find where the element at ``start`` ends; return its start and end after refills."""
+        data = self.data
+        scanner = _TO_BRACKET if data[start] in _OPEN else _TO_SEPARATOR
+        depth = 0
+        pos = start
+        while True:
+            pos = _skip(scanner, data, pos)
+            if pos == len(data) or data[pos] == _QUOTE:
+                if not self.refill(start):
+                    self.fail(start, "file ends inside an array element")
+                pos -= start
+                start = 0
+                data = self.data
+                continue
+            if scanner is _TO_SEPARATOR:
+                return start, pos
+            depth += 1 if data[pos] in _OPEN else -1
+            pos += 1
+            if depth == 0:
+                return start, pos
+
+    def line_at(self, pos: int) -> int:
+        """The physical line of a buffer position, for messages."""
+        return self._lines_dropped + self.data.count(b"\n", 0, pos) + 1
+
+    def fail(self, pos: int, problem: str) -> NoReturn:
+        """Raise :class:`DataError` for a broken structure, whatever the bad-row choice."""
+        raise DataError(self._source_name, self.line_at(pos), problem)
+
+
+def iter_json_array(
+    chunks: Iterable[bytes],
+    *,
+    source_name: str,
+    on_bad_row: BadRows = "fail",
+    stats: DecodeStats | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Yield each object of a top-level JSON array, cutting elements with a byte scanner."""
+    stats = stats if stats is not None else DecodeStats()
+    policy = BadRowPolicy(source_name, on_bad_row, stats)
+    decoder = msgspec.json.Decoder(dict[str, Any])
+    window = _Window(strip_bom(chunks), source_name)
+    pos, byte = window.next_byte(0)
+    if byte is None:
+        return
+    if byte != _ARRAY_START:
+        window.fail(pos, "expected a JSON array")
+    pos, byte = window.expect_byte(pos + 1)
+    while byte != _ARRAY_END:
+        start, end = window.element_end(pos)
+        try:
+            record = decoder.decode(window.data[start:end])
+        except _DECODE_ERRORS as exc:
+            policy.bad(window.line_at(start), _problem(exc))
+        else:
+            stats.rows += 1
+            yield record
+        pos, byte = window.expect_byte(end)
+        if byte == _COMMA:
+            pos, byte = window.expect_byte(pos + 1)
+            if byte == _ARRAY_END:
+                window.fail(pos, "trailing comma in the JSON array")
+        elif byte != _ARRAY_END:
+            window.fail(pos, "expected ',' or ']' after an array element")
+    pos, byte = window.next_byte(pos + 1)
+    if byte is not None:
+        window.fail(pos, "unexpected data after the JSON array")

@@ -1,0 +1,40 @@
+"""What a decoder does with a row it cannot read, and the counters it keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tap_exports.errors import DataError
+
+BadRows = Literal["fail", "skip"]
+"""``fail`` stops at the first unreadable row; ``skip`` drops it and counts it."""
+
+
+@dataclass
+class DecodeStats:
+    """Counters for one file, reported to users after the download."""
+
+    rows: int = 0
+    bad_rows: int = 0
+    source_bytes: int = 0
+    """Bytes read from the source, before decompression."""
+    decompressed_bytes: int = 0
+    """Bytes handed to the format decoders."""
+
+
+class BadRowPolicy:
+    """Applies the user's ``on_bad_row`` choice, so every decoder reports rows the same way."""
+
+    __slots__ = ("_fail", "_source_name", "_stats")
+
+    def __init__(self, source_name: str, on_bad_row: BadRows, stats: DecodeStats) -> None:
+        self._source_name = source_name
+        self._fail = on_bad_row == "fail"
+        self._stats = stats
+
+    def bad(self, line: int, problem: str) -> None:
+        """Raise :class:`DataError`, or count the row as skipped."""
+        if self._fail:
+            raise DataError(self._source_name, line, problem)
+        self._stats.bad_rows += 1

@@ -1,0 +1,1 @@
+"""The Mailgun exports emulator (providers.md §1)."""

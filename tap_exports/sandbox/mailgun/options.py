@@ -1,0 +1,25 @@
+"""Mailgun account switches the sandbox can emulate (providers.md §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tap_exports.sandbox.encoders import CsvFormat
+
+
+@dataclass(frozen=True)
+class MailgunOptions:
+    """How the emulated Mailgun account behaves.
+
+    ``exports_enabled=False`` is an account without the (undocumented since 2019)
+    exports feature: every ``/v3/exports`` route answers 404. ``create_returns_id=False``
+    answers a create like the official mock does, ``{"message": "success"}``, so the
+    tap has to find its export through the list filter.
+    """
+
+    api_key: str = "key-sandbox-mailgun-0123456789abcdef"
+    domains: tuple[str, ...] = ("mg.example.com", "eu.example.org")
+    exports_enabled: bool = True
+    create_returns_id: bool = True
+    link_ttl_seconds: int = 900
+    csv: CsvFormat = field(default_factory=CsvFormat)

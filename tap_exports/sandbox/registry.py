@@ -1,0 +1,8 @@
+"""The provider emulators a sandbox serves, each under ``/<name>``: add one line per provider."""
+
+from __future__ import annotations
+
+from tap_exports.sandbox.emulator import ProviderEmulator
+from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
+
+EMULATORS: tuple[type[ProviderEmulator], ...] = (MailgunEmulator,)

@@ -1,0 +1,44 @@
+"""Fixtures shared by every test: a running sandbox on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import pytest
+
+from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays
+
+#: Exports finish in a fraction of a second, so lifecycle tests stay fast.
+FAST_DELAYS = StatusDelays(running_after=0.05, complete_after=0.15)
+
+
+class SandboxFactory(Protocol):
+    def __call__(self, config: SandboxConfig | None = None, **fields: Any) -> Sandbox: ...
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[SandboxFactory]:
+    """Start sandboxes from a config (default: fast delays) with ``fields`` replaced.
+
+    ``sandbox_factory(default_rows=10)`` or ``sandbox_factory(SandboxConfig(...))``;
+    every sandbox started is stopped after the test.
+    """
+    started: list[Sandbox] = []
+
+    def start(config: SandboxConfig | None = None, **fields: Any) -> Sandbox:
+        chosen = dataclasses.replace(config or SandboxConfig(delays=FAST_DELAYS), **fields)
+        sandbox = Sandbox(chosen).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in reversed(started):
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    """A started sandbox with default data sizes and fast export delays."""
+    return sandbox_factory()
