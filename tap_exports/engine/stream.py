@@ -37,6 +37,7 @@ from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError
 from tap_exports.io.decode import DecodeStats, iter_records
+from tap_exports.io.progress import EMISSION, ProgressLogger
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
@@ -50,6 +51,8 @@ class BulkExportStream(Stream):
 
     #: Rows between two STATE messages while a file is read (resume granularity).
     CHECKPOINT_ROWS: ClassVar[int] = 10_000
+    #: Seconds between two "emitting N rows" lines while a long export is read.
+    PROGRESS_SECONDS: ClassVar[float] = 10.0
     is_sorted = False
 
     def __init__(
@@ -117,6 +120,14 @@ class BulkExportStream(Stream):
                 state["replication_key"] = self.replication_key
                 state["replication_key_value"] = value
         self._checkpoint()
+        LOGGER.info(
+            "%s %s: %s%s done, bookmark %s",
+            self.adapter(context).provider,
+            self.name,
+            window,
+            f" of {self._slot(context)}" if context else "",
+            state.get("replication_key_value") or "not used (full table)",
+        )
 
     @override
     def _increment_stream_state(
@@ -334,6 +345,14 @@ class BulkExportStream(Stream):
             else None
         )
         export = self._state(context).get("export")
+        progress = ProgressLogger(
+            f"{self.adapter(context).provider} {self.name}: "
+            + (f"export {export['id']}" if isinstance(export, dict) else str(window)),
+            measure=EMISSION,
+            interval=self.PROGRESS_SECONDS,
+            logger=LOGGER,
+        )
+        emitted = 0
         newest: str | None = None
         count = skip
         for count, row in enumerate(itertools.islice(rows, skip, None), start=skip + 1):
@@ -349,6 +368,9 @@ class BulkExportStream(Stream):
                     if newest is None or text > newest:
                         newest = text
             yield row
+            emitted += 1
+            progress.update(emitted)
+        progress.finish(emitted)
         if isinstance(export, dict):
             export["rows_emitted"] = count
         return newest
