@@ -3,7 +3,8 @@
 ``python -m tap_exports.sandbox.summary env CONFIG`` prints ``export TAP_EXPORTS_...``
 lines for a tap config written by ``tap-exports-sandbox --write-config``, the way Meltano
 reads dotted settings (``mailgun.api_key`` → ``TAP_EXPORTS_MAILGUN_API_KEY``), so every
-provider the sandbox emulates is configured without naming any of them.
+provider the sandbox emulates is configured without naming any of them; the ``decimal``
+settings of meltano.yml are left to its ``sandbox`` environment.
 
 ``python -m tap_exports.sandbox.summary compare --truth URL --duckdb FILE`` prints, per
 stream, the rows the warehouse holds next to the sandbox's ground truth, and exits
@@ -18,10 +19,12 @@ import re
 import shlex
 import sys
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+import yaml
 
 ENV_PREFIX = "TAP_EXPORTS"
 
@@ -34,20 +37,40 @@ class Cursor(Protocol):
     def fetchall(self) -> list[tuple[Any, ...]]: ...
 
 
-def meltano_env(config: Mapping[str, Any], prefix: str = ENV_PREFIX) -> dict[str, str]:
+def meltano_env(
+    config: Mapping[str, Any], *, skip: Container[str] = (), prefix: str = ""
+) -> dict[str, str]:
     """Environment variables carrying ``config`` to Meltano, one per dotted setting.
 
     Nested objects become dotted names; every other value is a leaf (lists and
     non-string scalars as JSON, the form Meltano parses for array and number kinds).
+    Settings named in ``skip`` (dotted) are left out.
     """
     env: dict[str, str] = {}
     for key, value in config.items():
-        name = f"{prefix}_{re.sub(r'[^A-Za-z0-9]', '_', key).upper()}"
+        name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            env.update(meltano_env(value, name))
-        else:
-            env[name] = value if isinstance(value, str) else json.dumps(value)
+            env.update(meltano_env(value, skip=skip, prefix=f"{name}."))
+        elif name not in skip:
+            variable = f"{ENV_PREFIX}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
+            env[variable] = value if isinstance(value, str) else json.dumps(value)
     return env
+
+
+def decimal_settings(project: Path) -> set[str]:
+    """The extractor's ``decimal`` settings in a meltano.yml.
+
+    Meltano 4.4 reads a decimal setting from the environment as a ``Decimal`` and then
+    fails to write the tap's config file, so these are set in meltano.yml instead
+    (the ``sandbox`` environment does).
+    """
+    plugins = yaml.safe_load(project.read_text())["plugins"]["extractors"]
+    return {
+        str(setting["name"])
+        for plugin in plugins
+        for setting in plugin.get("settings", [])
+        if setting.get("kind") == "decimal"
+    }
 
 
 def fetch_truth(url: str) -> dict[str, int]:
@@ -119,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     env = commands.add_parser("env", help="print shell exports of a sandbox tap config")
     env.add_argument("config", type=Path)
+    env.add_argument("--meltano-yml", type=Path, default=Path("meltano.yml"))
     check = commands.add_parser("compare", help="rows in a DuckDB warehouse vs the truth")
     check.add_argument("--truth", required=True, help="the sandbox's /_sandbox/truth URL")
     check.add_argument("--duckdb", required=True, type=Path, help="the warehouse file")
@@ -126,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.command == "env":
         config = json.loads(arguments.config.read_text())
-        for name, value in sorted(meltano_env(config).items()):
+        skip = decimal_settings(arguments.meltano_yml)
+        for name, value in sorted(meltano_env(config, skip=skip).items()):
             print(f"export {name}={shlex.quote(value)}")
         return 0
     lines = compare(

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import duckdb
 import pytest
 
-from tap_exports.sandbox.summary import compare, loaded_counts, main, meltano_env, render
+from tap_exports.sandbox.summary import (
+    compare,
+    decimal_settings,
+    loaded_counts,
+    main,
+    meltano_env,
+    render,
+)
 
 
 def test_nested_settings_become_dotted_meltano_variables():
@@ -29,10 +37,29 @@ def test_nested_settings_become_dotted_meltano_variables():
     }
 
 
+def test_settings_in_skip_are_left_out():
+    env = meltano_env({"timeout": 30, "acme": {"rate": 0.5, "port": 21}}, skip={"acme.rate"})
+    assert env == {"TAP_EXPORTS_TIMEOUT": "30", "TAP_EXPORTS_ACME_PORT": "21"}
+
+
+def test_decimal_settings_are_read_from_the_project():
+    """Meltano 4.4 cannot pass a decimal setting read from the environment to a plugin."""
+    decimals = decimal_settings(Path(__file__).resolve().parents[2] / "meltano.yml")
+    assert "poll_interval_seconds" in decimals
+    assert "max_concurrent_exports" not in decimals
+
+
 def test_env_command_prints_exports_a_shell_can_eval(tmp_path, capsys):
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"acme": {"api_key": "it's $ecret"}}))
-    assert main(["env", str(config)]) == 0
+    config.write_text(
+        json.dumps({"poll_interval_seconds": 0.1, "acme": {"api_key": "it's $ecret"}})
+    )
+    project = tmp_path / "meltano.yml"
+    project.write_text(
+        "plugins:\n  extractors:\n  - name: tap-exports\n"
+        "    settings:\n    - {name: poll_interval_seconds, kind: decimal}\n"
+    )
+    assert main(["env", str(config), "--meltano-yml", str(project)]) == 0
     printed = capsys.readouterr().out
     shell = subprocess.run(
         ["bash", "-c", f'{printed}\nprintf %s "$TAP_EXPORTS_ACME_API_KEY"'],
@@ -42,6 +69,7 @@ def test_env_command_prints_exports_a_shell_can_eval(tmp_path, capsys):
     )
     assert shell.stdout == "it's $ecret"
     assert printed.startswith("export TAP_EXPORTS_ACME_API_KEY=")
+    assert "POLL_INTERVAL" not in printed
 
 
 @pytest.fixture
