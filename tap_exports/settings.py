@@ -5,15 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
 from tap_exports.engine.job import parse_instant
-
-#: A config file's numbers arrive as Decimal (the SDK parses JSON that way), a dict's as int/float.
-Number = int | float | Decimal
 
 COMMON_SETTINGS = th.PropertiesList(
     th.Property(
@@ -59,10 +56,15 @@ COMMON_SETTINGS = th.PropertiesList(
 )
 
 
+def is_number(value: object) -> TypeGuard[int | float | Decimal]:
+    """Numbers as the SDK reads them from JSON (``Decimal`` for fractions), not booleans."""
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def positive_number(config: Mapping[str, Any], key: str, errors: list[str]) -> None:
     """Append an error when ``config[key]`` is set and not a positive number."""
     value = config.get(key)
-    if value is not None and (not isinstance(value, Number) or value <= 0):
+    if value is not None and (not is_number(value) or value <= 0):
         errors.append(f"{key}: must be a positive number, got {value!r}")
 
 
@@ -84,7 +86,7 @@ def validate_common(config: Mapping[str, Any]) -> list[str]:
     ):
         positive_number(config, key, errors)
     low, high = config.get("poll_interval_seconds"), config.get("poll_max_interval_seconds")
-    if isinstance(low, Number) and isinstance(high, Number) and high < low:
+    if is_number(low) and is_number(high) and high < low:
         errors.append("poll_max_interval_seconds: must not be smaller than poll_interval_seconds")
     start = config.get("start_date")
     if start:

@@ -32,6 +32,7 @@ from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
 from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
+from tap_exports.engine.emit import RecordEmitter
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.status import ExportStatus
@@ -53,6 +54,8 @@ class BulkExportStream(Stream):
     CHECKPOINT_ROWS: ClassVar[int] = 10_000
     #: Seconds between two "emitting N rows" lines while a long export is read.
     PROGRESS_SECONDS: ClassVar[float] = 10.0
+    #: Emit through :class:`RecordEmitter`; False takes the SDK's per-row path.
+    BULK_WRITER: ClassVar[bool] = True
     is_sorted = False
 
     def __init__(
@@ -67,7 +70,9 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
+        self._emitter: RecordEmitter | None = None
         super().__init__(tap, **kwargs)
+        self._record_counter = self.get_record_counter()
 
     @property
     @override
@@ -104,7 +109,59 @@ class BulkExportStream(Stream):
         return parse_instant(str(value)) if value else None
 
     def _checkpoint(self) -> None:
+        self._flush_records()
         self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _flush_records(self) -> None:
+        if self._emitter is not None:
+            self._record_counter.increment(self._emitter.flush())
+
+    # Emission -----------------------------------------------------------------------
+
+    def _fast_path(self, *, write_messages: bool) -> bool:
+        """The bulk writer applies unless a dry run caps the rows (``--test``)."""
+        return (
+            write_messages
+            and self.selected
+            and self.ABORT_AT_RECORD_COUNT is None
+            and self.BULK_WRITER
+        )
+
+    @override
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> Generator[Row, Any, Any]:
+        """Drive :meth:`get_records` through the bulk :class:`RecordEmitter`.
+
+        Same contract as the SDK's loop (metrics, partitions, state finalisation), minus
+        the per-row work that is constant for a stream.
+        """
+        if not self._fast_path(write_messages=write_messages):
+            yield from super()._sync_records(context, write_messages=write_messages)
+            return
+        self._record_counter = self.get_record_counter()
+        timer = self.get_sync_timer()
+        contexts: list[Context | None] = [context] if context is not None else [None]
+        if context is None and self.partitions:
+            contexts = list(self.partitions)
+        with self._record_counter, timer:
+            for current in contexts:
+                self._record_counter.with_context(current or {})
+                timer.with_context(current or {})
+                self._write_starting_replication_value(current)
+                self._emitter = RecordEmitter(self, logger=self.logger)
+                try:
+                    write = self._emitter.write
+                    for row in self.get_records(current):
+                        write(row)
+                    self._flush_records()
+                finally:
+                    self._emitter = None
+                if current is not None:
+                    self._finalize_state(self.get_context_state(current))
+        if context is None:
+            self._finalize_state(self.stream_state)
         self._write_state_message()
 
     def _remember(self, job: ExportJob, context: Context | None) -> None:
@@ -128,6 +185,15 @@ class BulkExportStream(Stream):
             f" of {self._slot(context)}" if context else "",
             state.get("replication_key_value") or "not used (full table)",
         )
+
+    @override
+    def _process_record(
+        self,
+        record: Row,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Rows keep exactly the schema's fields: the partition key is not copied into them."""
 
     @override
     def _increment_stream_state(
@@ -209,11 +275,14 @@ class BulkExportStream(Stream):
         self.exports_tap.prepare_exports()
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
+        plan = self._plan(context)
         if resumed is not None:
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
             yield from self._run_export(resumed, context, resumed=True)
-        plan = self._plan(context)
+            # An open-ended window covered everything up to now; a bounded one is
+            # followed by the windows after it.
+            plan = self._plan(context) if resumed.window.end else deque()
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return
@@ -301,7 +370,7 @@ class BulkExportStream(Stream):
 
     def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
         prepared = self._prepared.get(self._slot(context))
-        if prepared is not None and prepared[0] is job:
+        if prepared is not None and prepared[0].export_id == job.export_id:
             del self._prepared[self._slot(context)]
             return prepared[1].result()
         return self._wait(job, context)

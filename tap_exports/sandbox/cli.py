@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = SandboxConfig(port=arguments.port, default_rows=arguments.rows, seed=arguments.seed)
     stopping = threading.Event()
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
