@@ -220,8 +220,11 @@ class BulkExportStream(Stream):
         """Create (or resume) each source's first export and start waiting for it.
 
         Called for every selected stream before the first one emits, so providers
-        prepare their files in parallel while earlier streams are being read.
+        prepare their files in parallel while earlier streams are being read. A dry
+        run prepares nothing: it reads at most one small window per stream.
         """
+        if self.dry_run:
+            return
         contexts: list[Context | None] = [None]
         if self.partitions:
             contexts = list(self.partitions)
@@ -268,11 +271,79 @@ class BulkExportStream(Stream):
             self.adapter(context), job, self.exports_tap.timing, stream=self.name
         )
 
+    # Dry runs ---------------------------------------------------------------------
+
+    @property
+    def dry_run(self) -> bool:
+        """True under ``--test`` and the SDK's standard tests, which cap the rows per stream.
+
+        A dry run checks access and shows a few rows; it must not cost what a sync
+        costs (exports are slow, rate-limited and sometimes billed), so it never
+        starts a whole-table export and never touches state.
+        """
+        return self.ABORT_AT_RECORD_COUNT is not None
+
+    def _first_context(self) -> Context | None:
+        partitions = self.partitions
+        return partitions[0] if partitions else None
+
+    def dry_run_window(self) -> Window | None:
+        """The one window a dry run reads, from the first source.
+
+        That is the oldest window of the plan when it is bounded, or answered
+        inline; None when reading anything would take a whole-table or open-ended
+        export.
+        """
+        context = self._first_context()
+        plan = self._plan(context)
+        if not plan:
+            return None
+        window = plan[0]
+        return window if window.end is not None or self.adapter(context).has_inline_path else None
+
+    def _sample(self, context: Context | None) -> Iterator[Row]:
+        """A dry run's rows: :meth:`dry_run_window` of the first source, state untouched."""
+        if context != self._first_context():
+            return
+        adapter = self.adapter(context)
+        window = self.dry_run_window()
+        if window is not None and adapter.has_inline_path:
+            try:
+                inline = adapter.fetch_inline(window)
+            except WindowTooLargeError:
+                inline = None
+            if inline is not None:
+                yield from inline
+                return
+            if window.end is None or not adapter.can_export_async:
+                window = None
+        if window is None:
+            LOGGER.info(
+                "%s %s: dry run, no export started: it would cover the whole table",
+                adapter.provider,
+                self.name,
+            )
+            return
+        job = adapter.create(window)
+        LOGGER.info(
+            "%s %s: dry run, created export %s for %s (not kept in state)",
+            adapter.provider,
+            self.name,
+            job.export_id,
+            window,
+        )
+        done = self._usable(self._wait(job, context), adapter)
+        if done.status is ExportStatus.COMPLETE:
+            yield from self._file_rows(done, adapter)
+
     # Records ----------------------------------------------------------------------
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Row]:
         self.exports_tap.prepare_exports()
+        if self.dry_run:
+            yield from self._sample(context)
+            return
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
         plan = self._plan(context)
@@ -332,18 +403,7 @@ class BulkExportStream(Stream):
     def _finish(self, job: ExportJob, context: Context | None) -> Iterator[Row]:
         """Wait for ``job``, emit all its rows, and close its window."""
         adapter = self.adapter(context)
-        done = self._await(job, context)
-        if done.status is ExportStatus.FAILED:
-            reason = done.detail.get("reason") or "no reason given"
-            raise ExportFailedError(
-                adapter.provider,
-                f"the provider reports the export failed: {reason}",
-                export_id=done.export_id,
-                stream=self.name,
-                hint="check the stream's settings; the next run creates a new export",
-            )
-        if done.status is ExportStatus.EXPIRED:
-            raise ExportGoneError(adapter.provider, "export expired", export_id=done.export_id)
+        done = self._usable(self._await(job, context), adapter)
         newest = None
         if done.status is ExportStatus.COMPLETE:
             self._state(context)["export"] = done.to_state()
@@ -367,6 +427,21 @@ class BulkExportStream(Stream):
                 done.window,
             )
         self._complete_window(done.window, newest, context)
+
+    def _usable(self, done: ExportJob, adapter: ExportAdapter) -> ExportJob:
+        """``done`` unless the provider says it failed or expired."""
+        if done.status is ExportStatus.FAILED:
+            reason = done.detail.get("reason") or "no reason given"
+            raise ExportFailedError(
+                adapter.provider,
+                f"the provider reports the export failed: {reason}",
+                export_id=done.export_id,
+                stream=self.name,
+                hint="check the stream's settings; the next run creates a new export",
+            )
+        if done.status is ExportStatus.EXPIRED:
+            raise ExportGoneError(adapter.provider, "export expired", export_id=done.export_id)
+        return done
 
     def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
         prepared = self._prepared.get(self._slot(context))
