@@ -144,25 +144,29 @@ class RecordEmitter:
             buffer += self.suffix
         self.pending += 1
         if len(buffer) >= FLUSH_BYTES:
-            self.flush()
+            self._write_buffer()
 
     def flush(self) -> int:
-        """Write queued messages to stdout; return how many source rows they held."""
-        written = self.pending
-        if self.buffer:
-            out = sys.stdout
-            out.flush()
-            raw = getattr(out, "buffer", None)
-            if raw is not None:
-                raw.write(self.buffer)
-                raw.flush()
-            else:
-                out.write(self.buffer.decode("utf-8"))
-                out.flush()
-            self.buffer.clear()
-            self._stamp()
-        self.pending = 0
+        """Write queued messages to stdout; return how many source rows were queued since
+        the last flush (the record counter's increment)."""
+        self._write_buffer()
+        written, self.pending = self.pending, 0
         return written
+
+    def _write_buffer(self) -> None:
+        if not self.buffer:
+            return
+        out = sys.stdout
+        out.flush()
+        raw = getattr(out, "buffer", None)
+        if raw is not None:
+            raw.write(self.buffer)
+            raw.flush()
+        else:
+            out.write(self.buffer.decode("utf-8"))
+            out.flush()
+        self.buffer.clear()
+        self._stamp()
 
 
 def _types(property_schema: dict[str, Any]) -> list[str]:
