@@ -16,7 +16,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,19 @@ class MeltanoProject:
     executable: Path
     system_dir: Path
     output_dir: Path
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    def worker(self, name: str, **settings: str) -> MeltanoProject:
+        """The project installed again in a system directory of its own, as on another machine.
+
+        Meltano keeps a plugin's catalog in ``<system dir>/run/<plugin>/``, so two runs of
+        one plugin in one system directory overwrite each other's files.
+        """
+        worker = replace(
+            self, system_dir=self.system_dir.parent / name, settings={**self.settings, **settings}
+        )
+        worker.run("install", "tap-exports", "target-postgres")
+        return worker
 
     def env(self, extra: Mapping[str, str] = {}) -> dict[str, str]:
         inherited = {
@@ -126,6 +139,7 @@ class MeltanoProject:
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "TARGET_JSONL_DESTINATION_PATH": str(self.output_dir),
             "TARGET_DUCKDB_PATH": str(self.output_dir / "warehouse.duckdb"),
+            **self.settings,
             **extra,
         }
 
@@ -167,5 +181,6 @@ def meltano(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
         system_dir=base / "system",
         output_dir=base / "output",
     )
+    project.output_dir.mkdir()
     project.run("install")
     return project
