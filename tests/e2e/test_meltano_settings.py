@@ -81,7 +81,14 @@ def extractor() -> dict[str, Any]:
 def test_every_tap_setting_is_declared_with_its_kind(tap_about, extractor):
     declared = {setting["name"]: setting for setting in extractor["settings"]}
     expected = leaf_settings(tap_about["settings"]["properties"])
-    assert sorted(declared) == sorted(expected)
+    missing = [
+        f"- name: {name}\n  kind: {meltano_kind(expected[name]) or 'string'}"
+        + ("\n  sensitive: true" if expected[name].get("secret") else "")
+        for name in expected
+        if name not in declared
+    ]
+    assert not missing, "meltano.yml lacks these settings of the tap:\n" + "\n".join(missing)
+    assert sorted(declared) == sorted(expected), "meltano.yml declares settings the tap lacks"
     for name, schema in expected.items():
         kind = meltano_kind(schema)
         if kind is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import duckdb
 import pytest
 
 from tap_exports.engine.job import parse_instant
@@ -225,3 +226,22 @@ def test_parallel_jobs_with_their_own_state_ids_do_not_clobber_each_other(job: J
     grown, counts = job.sandbox.truth()["streams"], job.counts()
     for stream in grown:
         assert counts[stream] == (grown if stream in jobs[first] else truth)[stream], stream
+
+
+def test_the_demo_warehouse_loses_no_row(job: Job):
+    """DuckDB, the README demo's warehouse, holds exactly the ground truth."""
+    warehouse = job.meltano.output_dir / f"{job.schema}.duckdb"
+    job.meltano.run(
+        "--environment",
+        "sandbox",
+        "run",
+        "--state-id-suffix",
+        job.suffix,
+        "tap-exports",
+        "target-duckdb",
+        env={**job.env(), "TARGET_DUCKDB_PATH": str(warehouse)},
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        counts = loaded_counts(connection.cursor(), "tap_exports")
+    truth = job.sandbox.truth()["streams"]
+    assert {stream: counts.get(stream) for stream in truth} == truth
