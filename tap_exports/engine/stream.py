@@ -353,7 +353,8 @@ class BulkExportStream(Stream):
                 window = None
         if window is None:
             LOGGER.info(
-                "%s %s: dry run, no export started: it would cover the whole table",
+                "%s %s: dry run, no export started: it would cover the whole table "
+                "(or everything since the bookmark)",
                 adapter.provider,
                 self.name,
             )
@@ -540,9 +541,9 @@ class BulkExportStream(Stream):
         )
         export = self._state(context).get("export")
         tracked = isinstance(export, dict)
+        source = f"export {export['id']}" if isinstance(export, dict) else str(window)
         progress = ProgressLogger(
-            f"{self.adapter(context).provider} {self.name}: "
-            + (f"export {export['id']}" if tracked else str(window)),  # type: ignore[index]
+            f"{self.adapter(context).provider} {self.name}: {source}",
             measure=EMISSION,
             interval=self.PROGRESS_SECONDS,
             logger=LOGGER,
