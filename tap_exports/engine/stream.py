@@ -71,6 +71,8 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
+        #: The windows left after the one :meth:`prepare` created an export for.
+        self._planned: dict[str, deque[Window]] = {}
         self._sink: RecordSink | None = None
         super().__init__(tap, **kwargs)
         self._record_counter = self.get_record_counter()
@@ -254,22 +256,25 @@ class BulkExportStream(Stream):
         """Create (or resume) each source's first export and start waiting for it.
 
         Called for every selected stream before the first one emits, so providers
-        prepare their files in parallel while earlier streams are being read. A dry
-        run prepares nothing: it reads at most one small window per stream.
+        prepare their files in parallel while earlier streams are being read, and
+        refuse invalid requests (:meth:`ExportAdapter.preflight`) before any row is out.
+        A dry run only asks for that check: it reads at most one small window per stream.
         """
-        if self.dry_run:
-            return
         contexts: list[Context | None] = [None]
         if self.partitions:
             contexts = list(self.partitions)
         for context in contexts:
-            job = self._in_flight(context)
             adapter = self.adapter(context)
+            adapter.preflight()
+            if self.dry_run:
+                continue
+            job = self._in_flight(context)
             if job is None:
-                plan = [] if adapter.has_inline_path else self._plan(context)
+                plan = deque() if adapter.has_inline_path else self._plan(context)
                 if not plan:
                     continue
-                job = self._create(plan[0], context)
+                job = self._create(plan.popleft(), context)
+                self._planned[self._slot(context)] = plan
             else:
                 self._log_resume(job, context)
             self._prepared[self._slot(context)] = (
@@ -386,14 +391,18 @@ class BulkExportStream(Stream):
             return
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
-        plan = self._plan(context)
+        # This run's plan goes on after the export prepared for its first window; planning
+        # again from the bookmark that export moved would repeat overlapping windows.
+        planned = self._planned.pop(self._slot(context), None)
+        plan = self._plan(context) if planned is None else planned
         if resumed is not None:
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
             yield from self._run_export(resumed, context, resumed=True)
-            # An open-ended window covered everything up to now; a bounded one is
-            # followed by the windows after it.
-            plan = self._plan(context) if resumed.window.end else deque()
+            if planned is None:
+                # An export of an earlier run: an open-ended window covered everything up
+                # to now; a bounded one is followed by the windows after it.
+                plan = self._plan(context) if resumed.window.end else deque()
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return
@@ -443,7 +452,12 @@ class BulkExportStream(Stream):
     def _finish(self, job: ExportJob, context: Context | None) -> Iterator[list[Row]]:
         """Wait for ``job``, emit all its rows, and close its window."""
         adapter = self.adapter(context)
-        done = self._usable(self._await(job, context), adapter)
+        done = self._await(job, context)
+        if done.status is ExportStatus.FAILED:
+            # A failed export cannot be resumed: forget it, so the next run creates a new one.
+            self._state(context).pop("export", None)
+            self._checkpoint()
+        done = self._usable(done, adapter)
         newest = None
         if done.status is ExportStatus.COMPLETE:
             self._state(context)["export"] = done.to_state()
