@@ -6,7 +6,7 @@ reads dotted settings (``mailgun.api_key`` → ``TAP_EXPORTS_MAILGUN_API_KEY``),
 provider the sandbox emulates is configured without naming any of them; the ``decimal``
 settings of meltano.yml are left to its ``sandbox`` environment.
 
-``python -m tap_exports.sandbox.summary compare --truth URL --duckdb FILE`` prints, per
+``python -m tap_exports.sandbox.summary compare --truth FILE --duckdb FILE`` prints, per
 stream, the rows the warehouse holds next to the sandbox's ground truth, and exits
 non-zero when any differ.
 """
@@ -73,10 +73,41 @@ def decimal_settings(project: Path) -> set[str]:
     }
 
 
-def fetch_truth(url: str) -> dict[str, int]:
-    """Rows per stream according to the sandbox (``/_sandbox/truth``)."""
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - the local sandbox
-        body = json.load(response)
+def demo_settings(config: Mapping[str, Any]) -> dict[str, str]:
+    """Settings that make the demo's DuckDB hold every row the tap delivers, as delivered.
+
+    Rows load without primary keys, so the table counts rows the way the ground truth
+    does (a keyed upsert merges rows that share a key on purpose, a contact changed
+    twice, and target-duckdb refuses a key with an empty part); a property that may
+    hold any JSON type loads as JSON text, which target-duckdb's typed columns accept.
+    """
+    from tap_exports.tap import TapExports
+
+    maps: dict[str, dict[str, Any]] = {}
+    for stream in TapExports(config=dict(config)).streams.values():
+        stream_map: dict[str, Any] = {"__key_properties__": []}
+        for name, schema in stream.schema.get("properties", {}).items():
+            types = schema.get("type")
+            if isinstance(types, list) and len(set(types) - {"null"}) > 1:
+                stream_map[name] = f"json.dumps({name})"
+        maps[stream.name] = stream_map
+    return {
+        f"{ENV_PREFIX}_STREAM_MAPS": json.dumps(maps),
+        "TARGET_DUCKDB_PRIMARY_KEY_REQUIRED": "false",
+    }
+
+
+def fetch_truth(source: str) -> dict[str, int]:
+    """Rows per stream according to the sandbox: its ``/_sandbox/truth`` URL or a saved copy.
+
+    The truth says what the *next* full sync emits (listings count the exports that
+    sync will create), so it is read before the run.
+    """
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=30) as response:  # noqa: S310 - local
+            body = json.load(response)
+    else:
+        body = json.loads(Path(source).read_text())
     return {str(stream): int(count) for stream, count in body["streams"].items()}
 
 
@@ -140,18 +171,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m tap_exports.sandbox.summary``."""
     parser = argparse.ArgumentParser(prog="python -m tap_exports.sandbox.summary")
     commands = parser.add_subparsers(dest="command", required=True)
+    save = commands.add_parser("truth", help="print the sandbox's ground truth (before a run)")
+    save.add_argument("url")
     env = commands.add_parser("env", help="print shell exports of a sandbox tap config")
     env.add_argument("config", type=Path)
     env.add_argument("--meltano-yml", type=Path, default=Path("meltano.yml"))
+    env.add_argument("--demo", action="store_true", help="add the demo warehouse's settings")
     check = commands.add_parser("compare", help="rows in a DuckDB warehouse vs the truth")
-    check.add_argument("--truth", required=True, help="the sandbox's /_sandbox/truth URL")
+    check.add_argument(
+        "--truth", required=True, help="/_sandbox/truth as read before the run (URL or file)"
+    )
     check.add_argument("--duckdb", required=True, type=Path, help="the warehouse file")
     check.add_argument("--schema", default="tap_exports")
     arguments = parser.parse_args(argv)
+    if arguments.command == "truth":
+        print(json.dumps({"streams": fetch_truth(arguments.url)}))
+        return 0
     if arguments.command == "env":
         config = json.loads(arguments.config.read_text())
-        skip = decimal_settings(arguments.meltano_yml)
-        for name, value in sorted(meltano_env(config, skip=skip).items()):
+        env_vars = meltano_env(config, skip=decimal_settings(arguments.meltano_yml))
+        if arguments.demo:
+            env_vars.update(demo_settings(config))
+        for name, value in sorted(env_vars.items()):
             print(f"export {name}={shlex.quote(value)}")
         return 0
     lines = compare(

@@ -22,7 +22,12 @@ import pytest
 from tap_exports.engine.job import parse_instant
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.sandbox import Sandbox
-from tap_exports.sandbox.summary import decimal_settings, loaded_counts, meltano_env
+from tap_exports.sandbox.summary import (
+    decimal_settings,
+    demo_settings,
+    loaded_counts,
+    meltano_env,
+)
 from tap_exports.tap import TapExports
 from tests.e2e.conftest import ROOT, MeltanoProject, Postgres
 from tests.support import sync
@@ -272,16 +277,10 @@ def test_parallel_jobs_with_their_own_state_ids_do_not_clobber_each_other(job: J
             assert counts[stream] == truth[stream], f"job {first} loaded rows of {stream}"
 
 
-#: What scripts/demo.sh sets: every row loaded as delivered, no keyed upserts.
-DEMO_SETTINGS = {
-    "TAP_EXPORTS_STREAM_MAPS": json.dumps({"*": {"__key_properties__": []}}),
-    "TARGET_DUCKDB_PRIMARY_KEY_REQUIRED": "false",
-}
-
-
 def test_the_demo_warehouse_loses_no_row(job: Job):
     """DuckDB, the README demo's warehouse, holds exactly the ground truth."""
     warehouse = job.meltano.output_dir / f"{job.schema}.duckdb"
+    truth = job.sandbox.truth()["streams"]  # what the next full sync emits
     job.meltano.run(
         "--environment",
         "sandbox",
@@ -290,9 +289,12 @@ def test_the_demo_warehouse_loses_no_row(job: Job):
         job.suffix,
         "tap-exports",
         "target-duckdb",
-        env={**job.env(), **DEMO_SETTINGS, "TARGET_DUCKDB_PATH": str(warehouse)},
+        env={
+            **job.env(),
+            **demo_settings(job.sandbox.tap_config()),
+            "TARGET_DUCKDB_PATH": str(warehouse),
+        },
     )
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         counts = loaded_counts(connection.cursor(), "tap_exports")
-    truth = job.sandbox.truth()["streams"]
     assert {stream: counts.get(stream) for stream in truth} == truth
