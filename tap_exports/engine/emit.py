@@ -1,28 +1,37 @@
-"""Writing RECORD messages in bulk with the SDK's semantics decided once per stream.
+"""Writing records in bulk with the SDK's semantics decided once per stream.
 
 The stock SDK path re-derives per row what is fixed for a whole export file:
 which properties are selected, how each is conformed to the schema, whether a
 stream map changes anything, and it flushes stdout after every message. Here
-those decisions are made once, rows are shaped with one dict comprehension,
-serialised with msgspec into a buffer, and the buffer is written in large blocks.
+those decisions are made once (:class:`RecordShaper`), rows are shaped with one
+dict comprehension, serialised with msgspec into a buffer, and written in large
+blocks: as RECORD messages (:class:`RecordEmitter`) or as BATCH files
+(:class:`BatchFileWriter`).
 
 Semantics stay the SDK's: deselected properties and properties missing from the
 schema are dropped (with one warning), boolean-only properties are conformed as
 the SDK does, nested objects and arrays go through the SDK's own conformance, and
 stream maps (aliases, filters, transforms, flattening) are applied by the SDK's
 mapper objects. Tests compare this path with the stock one message by message.
+
+Both sinks share one rule: after :meth:`flush` returns, everything written before
+is durable downstream, so the stream may write a STATE message that counts it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import logging
 import sys
+import uuid
 from collections.abc import Callable
-from typing import Any
+from contextlib import ExitStack
+from typing import IO, Any, Protocol, cast
 
 import msgspec
 from singer_sdk import Stream
+from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._typing import _conform_record_data_types, _is_exclusive_boolean_type
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -39,19 +48,32 @@ def _encode_default(value: Any) -> Any:
     return str(value)
 
 
-class RecordEmitter:
-    """Buffered RECORD writer for one stream.
+def new_encoder() -> msgspec.json.Encoder:
+    """The JSON encoder for records: msgspec, with dates as ISO text and decimals as numbers."""
+    return msgspec.json.Encoder(enc_hook=_encode_default, decimal_format="number")
 
-    :meth:`flush` must run before anything else is written to stdout (the stream's
-    checkpoints do it), so the order of RECORD and STATE messages is preserved.
-    """
+
+class RecordSink(Protocol):
+    """Where a stream's shaped rows go."""
+
+    def write_batch(self, rows: list[Row]) -> None:
+        """Take a batch of source rows."""
+
+    def flush(self) -> int:
+        """Make everything written so far durable downstream; return the rows it held."""
+
+
+class RecordShaper:
+    """Selection and conformance of one stream's rows, decided from its schema and catalog."""
 
     def __init__(self, stream: Stream, *, logger: logging.Logger) -> None:
         schema = stream.effective_schema
         properties: dict[str, Any] = schema.get("properties", {})
         mask = stream.mask
-        self.stream = stream
+        self.stream_name = stream.name
         self.logger = logger
+        self.schema = schema
+        self.mask = mask
         self.additional = bool(schema.get("additionalProperties"))
         self.keep = frozenset(name for name in properties if mask[("properties", name)])
         self.deselected = frozenset(properties) - self.keep
@@ -61,32 +83,12 @@ class RecordEmitter:
         self.nested = frozenset(
             name for name in self.keep if {"object", "array"} & set(_types(properties[name]))
         )
-        self.schema = schema
-        self.mask = mask
         self.unmapped_warned = False
-        self.encoder = msgspec.json.Encoder(enc_hook=_encode_default, decimal_format="number")
-        self.buffer = bytearray()
-        self.pending = 0
-        self.maps = self._maps(stream)
-        self._stamp()
 
-    def _maps(self, stream: Stream) -> list[tuple[Callable[[Row], Row | None] | None, bytes]]:
-        """(transform or None for identity, message prefix) for each stream map."""
-        maps: list[tuple[Callable[[Row], Row | None] | None, bytes]] = []
-        version = stream._stream_version
-        for stream_map in stream.stream_maps:
-            if isinstance(stream_map, RemoveRecordTransform):
-                continue
-            identity = type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
-            prefix = b'{"type":"RECORD","stream":' + msgspec.json.encode(stream_map.stream_alias)
-            if version is not None:
-                prefix += b',"version":' + msgspec.json.encode(version)
-            maps.append((None if identity else stream_map.transform, prefix + b',"record":'))
-        return maps
-
-    def _stamp(self) -> None:
-        now = dt.datetime.now(dt.UTC).isoformat()
-        self.suffix = b',"time_extracted":' + msgspec.json.encode(now) + b"}\n"
+    @property
+    def trivial(self) -> bool:
+        """True when a row holding exactly the selected properties needs no change."""
+        return not self.booleans and not self.nested and not self.additional
 
     def shape(self, row: Row) -> Row:
         """Select and conform one row exactly as the SDK would."""
@@ -116,7 +118,7 @@ class RecordEmitter:
                 "Properties %s were present in the '%s' stream but not found in catalog "
                 "schema. Ignoring.",
                 tuple(extra),
-                self.stream.name,
+                self.stream_name,
             )
 
     def _conform_nested(self, name: str, value: Any) -> Any:
@@ -130,38 +132,154 @@ class RecordEmitter:
         )
         return conformed[name]
 
-    def write(self, row: Row) -> None:
-        """Queue the RECORD message(s) of one source row."""
-        record = self.shape(row)
+
+class RecordEmitter:
+    """RECORD messages to stdout, buffered; :meth:`flush` writes them in one block."""
+
+    def __init__(self, stream: Stream, shaper: RecordShaper) -> None:
+        self.shaper = shaper
+        self.encoder = new_encoder()
+        self.buffer = bytearray()
+        self.pending = 0
+        self.maps = self._maps(stream)
+        self.plain = len(self.maps) == 1 and self.maps[0][0] is None and shaper.trivial
+        self._stamp()
+
+    @staticmethod
+    def _maps(stream: Stream) -> list[tuple[Callable[[Row], Row | None] | None, bytes]]:
+        """(transform, or None for identity; message prefix) for each stream map."""
+        maps: list[tuple[Callable[[Row], Row | None] | None, bytes]] = []
+        version = stream._stream_version
+        for stream_map in stream.stream_maps:
+            if isinstance(stream_map, RemoveRecordTransform):
+                continue
+            identity = type(stream_map) is SameRecordTransform and not stream_map.flattening_enabled
+            prefix = b'{"type":"RECORD","stream":' + msgspec.json.encode(stream_map.stream_alias)
+            if version is not None:
+                prefix += b',"version":' + msgspec.json.encode(version)
+            maps.append((None if identity else stream_map.transform, prefix + b',"record":'))
+        return maps
+
+    def _stamp(self) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat()
+        self.suffix = b',"time_extracted":' + msgspec.json.encode(now) + b"}\n"
+
+    def write_batch(self, rows: list[Row]) -> None:
+        """Queue the RECORD message(s) of a batch of source rows."""
         buffer = self.buffer
         encode_into = self.encoder.encode_into
-        for transform, prefix in self.maps:
-            mapped = record if transform is None else transform(record)
-            if mapped is None:
-                continue
-            buffer += prefix
-            encode_into(mapped, buffer, -1)
-            buffer += self.suffix
-        self.pending += 1
+        suffix = self.suffix
+        shape = self.shaper.shape
+        if self.plain:
+            # One identity map and nothing to conform: a row whose keys are exactly the
+            # selected properties is already its own record.
+            keep, prefix = self.shaper.keep, self.maps[0][1]
+            for row in rows:
+                buffer += prefix
+                encode_into(row if row.keys() == keep else shape(row), buffer, -1)
+                buffer += suffix
+        else:
+            for row in rows:
+                record = shape(row)
+                for transform, prefix in self.maps:
+                    mapped = record if transform is None else transform(record)
+                    if mapped is not None:
+                        buffer += prefix
+                        encode_into(mapped, buffer, -1)
+                        buffer += suffix
+        self.pending += len(rows)
         if len(buffer) >= FLUSH_BYTES:
-            self.flush()
+            self._write()
+
+    def _write(self) -> None:
+        if not self.buffer:
+            return
+        out = sys.stdout
+        out.flush()
+        raw = getattr(out, "buffer", None)
+        if raw is not None:
+            raw.write(self.buffer)
+            raw.flush()
+        else:
+            out.write(self.buffer.decode("utf-8"))
+            out.flush()
+        self.buffer.clear()
+        self._stamp()
 
     def flush(self) -> int:
         """Write queued messages to stdout; return how many source rows they held."""
-        written = self.pending
-        if self.buffer:
-            out = sys.stdout
-            out.flush()
-            raw = getattr(out, "buffer", None)
-            if raw is not None:
-                raw.write(self.buffer)
-                raw.flush()
-            else:
-                out.write(self.buffer.decode("utf-8"))
-                out.flush()
-            self.buffer.clear()
-            self._stamp()
+        self._write()
+        written, self.pending = self.pending, 0
+        return written
+
+
+class BatchFileWriter:
+    """JSONL batch files (the SDK's ``batch_config``) written straight from export rows.
+
+    Each file holds at most ``batch_size`` records; a file is announced with a BATCH
+    message when it is closed, which :meth:`flush` does, so a STATE written after a
+    flush never counts rows that sit in an unannounced file.
+    """
+
+    def __init__(
+        self,
+        stream: Stream,
+        shaper: RecordShaper,
+        config: BatchConfig,
+        announce: Callable[[list[str]], None],
+    ) -> None:
+        self.shaper = shaper
+        self.config = config
+        self.announce = announce
+        self.encoder = new_encoder()
+        self.sync_id = f"{stream.tap_name}--{stream.name}-{uuid.uuid4()}"
+        self.compressed = config.encoding.compression == "gzip"
+        self.parts = 0
+        self.file: IO[bytes] | None = None
+        self.open_files = ExitStack()
+        self.filename = ""
+        self.in_file = 0
         self.pending = 0
+
+    def _open(self) -> IO[bytes]:
+        self.parts += 1
+        storage = self.config.storage
+        suffix = ".json.gz" if self.compressed else ".json"
+        self.filename = f"{storage.prefix or ''}{self.sync_id}-{self.parts}{suffix}"
+        file: IO[bytes] = self.open_files.enter_context(storage.open(self.filename, "wb"))
+        if self.compressed:
+            gzipped = gzip.GzipFile(fileobj=file, mode="wb")
+            file = self.open_files.enter_context(cast("IO[bytes]", gzipped))
+        self.file = file
+        return file
+
+    def write_batch(self, rows: list[Row]) -> None:
+        """Append shaped rows, starting a new file every ``batch_size`` rows."""
+        shape, encode = self.shaper.shape, self.encoder.encode
+        start = 0
+        while start < len(rows):
+            room = self.config.batch_size - self.in_file
+            part = rows[start : start + room]
+            file = self.file or self._open()
+            file.write(b"\n".join(encode(shape(row)) for row in part) + b"\n")
+            self.in_file += len(part)
+            self.pending += len(part)
+            start += len(part)
+            if self.in_file >= self.config.batch_size:
+                self._close()
+
+    def _close(self) -> None:
+        if self.file is None:
+            return
+        self.open_files.close()
+        self.file = None
+        self.in_file = 0
+        self.announce([self.config.storage.get_url(self.filename)])
+
+    def flush(self) -> int:
+        """Close and announce the open file; return how many rows were written since."""
+        self._close()
+        written, self.pending = self.pending, 0
         return written
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from enum import StrEnum
-from itertools import chain
+from itertools import chain, islice
 from typing import Any, BinaryIO
 
 from tap_exports.errors import DataError
 from tap_exports.io.chunks import strip_bom
 from tap_exports.io.csvrows import CsvOptions, iter_csv_rows
 from tap_exports.io.decompress import DecompressionLimits, iter_payloads
-from tap_exports.io.jsonrows import iter_json_array, iter_ndjson
-from tap_exports.io.rows import BadRows, DecodeStats
+from tap_exports.io.jsonrows import iter_json_array, iter_ndjson_batches
+from tap_exports.io.rows import BadRows, DecodeStats, flatten
 
 __all__ = [
     "BadRows",
@@ -20,7 +20,9 @@ __all__ = [
     "DecodeStats",
     "DecompressionLimits",
     "FileFormat",
+    "batched",
     "iter_csv_rows",
+    "iter_record_batches",
     "iter_records",
 ]
 
@@ -39,6 +41,10 @@ class FileFormat(StrEnum):
     """``[`` first means a JSON array, ``{`` means NDJSON; for providers that do not say."""
 
 
+#: Records per batch handed on by :func:`iter_record_batches` (NDJSON: one block's worth).
+BATCH_ROWS = 2048
+
+
 def iter_records(
     raw: BinaryIO,
     *,
@@ -50,31 +56,66 @@ def iter_records(
     limits: DecompressionLimits = _DEFAULT_LIMITS,
 ) -> Iterator[dict[str, Any]]:
     """Yield every record of ``raw`` as a dict; CSV values stay the strings in the file."""
+    yield from flatten(
+        iter_record_batches(
+            raw,
+            fmt=fmt,
+            source_name=source_name,
+            csv_options=csv_options,
+            on_bad_row=on_bad_row,
+            stats=stats,
+            limits=limits,
+        )
+    )
+
+
+def iter_record_batches(
+    raw: BinaryIO,
+    *,
+    fmt: FileFormat,
+    source_name: str,
+    csv_options: CsvOptions = _DEFAULT_CSV,
+    on_bad_row: BadRows = "fail",
+    stats: DecodeStats | None = None,
+    limits: DecompressionLimits = _DEFAULT_LIMITS,
+) -> Generator[list[dict[str, Any]], None, None]:
+    """Like :func:`iter_records`, in lists of records, so per-row work downstream can batch."""
     stats = stats if stats is not None else DecodeStats()
     for name, chunks in iter_payloads(raw, source_name=source_name, limits=limits, stats=stats):
         layout, data = _sniff_json(chunks, name) if fmt is FileFormat.AUTO else (fmt, chunks)
         if layout is FileFormat.CSV:
-            yield from _csv_records(data, name, csv_options, on_bad_row, stats)
+            yield from _csv_batches(data, name, csv_options, on_bad_row, stats)
         elif layout is FileFormat.JSON:
-            yield from iter_json_array(data, source_name=name, on_bad_row=on_bad_row, stats=stats)
+            yield from batched(
+                iter_json_array(data, source_name=name, on_bad_row=on_bad_row, stats=stats)
+            )
         elif layout is FileFormat.NDJSON:
-            yield from iter_ndjson(data, source_name=name, on_bad_row=on_bad_row, stats=stats)
+            yield from iter_ndjson_batches(
+                data, source_name=name, on_bad_row=on_bad_row, stats=stats
+            )
 
 
-def _csv_records(
+def batched(items: Iterable[Any], size: int = BATCH_ROWS) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
+    source = iter(items)
+    while batch := list(islice(source, size)):
+        yield batch
+
+
+def _csv_batches(
     chunks: Iterable[bytes],
     source_name: str,
     options: CsvOptions,
     on_bad_row: BadRows,
     stats: DecodeStats,
-) -> Iterator[dict[str, Any]]:
+) -> Generator[list[dict[str, Any]], None, None]:
     rows = iter_csv_rows(
         chunks, source_name=source_name, options=options, on_bad_row=on_bad_row, stats=stats
     )
     header = next(rows, None)
     if header is not None:
-        for row in rows:
-            yield dict(zip(header, row, strict=False))
+        for batch in batched(rows):
+            yield [dict(zip(header, row, strict=False)) for row in batch]
 
 
 def _sniff_json(

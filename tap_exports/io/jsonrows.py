@@ -7,14 +7,14 @@ file of any size is read in flat memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any, NoReturn
 
 import msgspec
 
 from tap_exports.errors import DataError
 from tap_exports.io.chunks import line_blocks, strip_bom
-from tap_exports.io.rows import BadRowPolicy, BadRows, DecodeStats
+from tap_exports.io.rows import BadRowPolicy, BadRows, DecodeStats, flatten
 
 _SPACES = re.compile(rb"[ \t\r\n]*")
 _OPEN = frozenset(b"[{")
@@ -56,6 +56,19 @@ def iter_ndjson(
     stats: DecodeStats | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one object per non-blank line."""
+    yield from flatten(
+        iter_ndjson_batches(chunks, source_name=source_name, on_bad_row=on_bad_row, stats=stats)
+    )
+
+
+def iter_ndjson_batches(
+    chunks: Iterable[bytes],
+    *,
+    source_name: str,
+    on_bad_row: BadRows = "fail",
+    stats: DecodeStats | None = None,
+) -> Generator[list[dict[str, Any]], None, None]:
+    """Yield the objects of each block of whole lines as one list (decoded in one call)."""
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
     decoder = msgspec.json.Decoder(dict[str, Any])
@@ -66,7 +79,8 @@ def iter_ndjson(
         except _DECODE_ERRORS:
             records = list(_checked_lines(block, lines_before, decoder, policy))
         stats.rows += len(records)
-        yield from records
+        if records:
+            yield records
         lines_before += block.count(b"\n")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from tap_exports.errors import DataError
 
@@ -38,3 +39,12 @@ class BadRowPolicy:
         if self._fail:
             raise DataError(self._source_name, line, problem)
         self._stats.bad_rows += 1
+
+
+def flatten(batches: Generator[list[Any], None, None]) -> Iterator[Any]:
+    """The items of ``batches`` one by one; closing this closes ``batches`` (and its files)."""
+    try:
+        for batch in batches:
+            yield from batch
+    finally:
+        batches.close()
