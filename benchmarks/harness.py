@@ -10,6 +10,7 @@ from pathlib import Path
 
 from benchmarks import paths
 from benchmarks.measure import ROOT, completion_times
+from benchmarks.paths import Measured
 from benchmarks.report import Report, Waited, machine_info, render
 from benchmarks.workloads import (
     CSV_WORKLOAD,
@@ -89,9 +90,12 @@ def parse_options(argv: Sequence[str] | None) -> Options:
 
 def throughput(options: Options, work: Path, report: Report) -> None:
     """Every path over the same data, per file format; then the tap at five times the rows."""
+    end_to_end: dict[str, Measured] = {}
     with throughput_sandbox(options.rows, options.rows * MEMORY_FACTOR) as sandbox:
         for workload in WORKLOADS:
-            tap = paths.tap(sandbox, workload, work, timeout=options.timeout)
+            tap = end_to_end[workload.title] = paths.tap(
+                sandbox, workload, work, timeout=options.timeout
+            )
             file = work / f"export.{workload.file_format}"
             workload.save_file(sandbox, file)
             sandbox.reset()
@@ -110,22 +114,18 @@ def throughput(options: Options, work: Path, report: Report) -> None:
                 )
                 sandbox.reset()
             report.throughput[workload.title] = lines
-            if workload is CSV_WORKLOAD:
-                small = tap
         sandbox.resize_dataset(CSV_WORKLOAD.dataset, options.rows * MEMORY_FACTOR)
         large = paths.tap(sandbox, CSV_WORKLOAD, work, timeout=options.timeout)
-    report.memory = (small, large)
+    report.memory = (end_to_end[CSV_WORKLOAD.title], large)
 
 
-def wait_for(
-    prepare_seconds: float, lists: Sequence[str], label: str, work: Path, timeout: float
-) -> Waited:
+def wait_for(prepare_seconds: float, lists: Sequence[str], work: Path, timeout: float) -> Waited:
     """Sync the bulk streams of Mailgun ``lists`` whose exports take ``prepare_seconds``."""
     with waiting_sandbox(prepare_seconds) as sandbox:
         config = tap_config(sandbox, mailgun_settings(sandbox, lists))
         result = paths.run_tap(config, work, timeout=timeout)
         return Waited(
-            label=label,
+            selected=len(lists),
             prepare_seconds=prepare_seconds,
             exports=sandbox.stats.exports_created("mailgun"),
             status_requests=sandbox.stats.requests(MAILGUN_STATUS_ROUTE),
@@ -144,12 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             throughput(options, work, report)
         if "parallel" in options.sections:
             report.parallel = [
-                wait_for(options.prepare_seconds, lists, f"{len(lists)}", work, options.timeout)
+                wait_for(options.prepare_seconds, lists, work, options.timeout)
                 for lists in (MAILGUN_LISTS[:1], MAILGUN_LISTS[1:])
             ]
         if "polling" in options.sections:
             report.polling = [
-                wait_for(seconds, MAILGUN_LISTS[:1], "", work, options.timeout)
+                wait_for(seconds, MAILGUN_LISTS[:1], work, options.timeout)
                 for seconds in (options.short_export_seconds, options.long_export_seconds)
             ]
     text = render(report)

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import version
+from importlib.util import find_spec
 from pathlib import Path
 
 from benchmarks.measure import ROOT
@@ -25,7 +26,8 @@ MEMORY_CEILING = 200 * MIB
 class Waited:
     """One run of the tap that mostly waits for exports."""
 
-    label: str
+    selected: int
+    """Bulk exports the run selected."""
     prepare_seconds: float
     exports: int
     status_requests: int
@@ -63,11 +65,12 @@ def machine_info() -> str:
         check=False,
     ).stdout.strip()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    parquet = f", pyarrow {version('pyarrow')}" if find_spec("pyarrow") else ""
     return (
         f"{os.cpu_count()} cores ({model}), {memory / (1 << 30):.0f} GiB RAM, "
         f"{platform.system()} {platform.release()}, load average {load:.1f} at start; "
         f"Python {platform.python_version()}, singer-sdk {version('singer-sdk')}, "
-        f"msgspec {version('msgspec')}, tap-exports {version('tap-exports')}"
+        f"msgspec {version('msgspec')}{parquet}, tap-exports {version('tap-exports')}"
         + (f" ({commit})" if commit else "")
     )
 
@@ -153,7 +156,7 @@ def _parallel_lines(runs: list[Waited]) -> list[str]:
     return table(
         ["bulk exports selected", "exports created", "wall s", "vs one"],
         [
-            [run.label, str(run.exports), _number(run.wall, 1), f"{run.wall / one:.2f}x"]
+            [str(run.selected), str(run.exports), _number(run.wall, 1), f"{run.wall / one:.2f}x"]
             for run in runs
         ],
     )
