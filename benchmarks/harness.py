@@ -140,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report(machine=machine_info())
     with tempfile.TemporaryDirectory(prefix="tap-exports-bench-") as tmp:
         work = Path(tmp)
+        paths.warm_up(timeout=options.timeout)
         if "throughput" in options.sections:
             throughput(options, work, report)
         if "parallel" in options.sections:

@@ -41,6 +41,16 @@ class Measured:
         return self.rows / self.run.wall if self.run else 0.0
 
 
+def warm_up(*, timeout: float) -> None:
+    """Start each measured program once, unmeasured, so that no measured run compiles bytecode."""
+    for args in (
+        [str(TAP), "--about"],
+        [sys.executable, "-m", "benchmarks.stock", "--about"],
+        [sys.executable, "-m", "benchmarks.limit", "--help"],
+    ):
+        run(args, timeout=timeout)
+
+
 def checked(path: str, run: Run, stream: str, expected: int, *, wait: float = 0.0) -> Measured:
     """``run`` as a table line over the export's ``expected`` rows.
 
