@@ -154,9 +154,23 @@ def _section(title: str, intro: str, lines: list[str]) -> list[str]:
 def _parallel_lines(runs: list[Waited]) -> list[str]:
     one = runs[0].wall
     return table(
-        ["bulk exports selected", "exports created", "wall s", "vs one"],
         [
-            [str(run.selected), str(run.exports), _number(run.wall, 1), f"{run.wall / one:.2f}x"]
+            "bulk exports selected",
+            "exports created",
+            "status requests",
+            "last export seen COMPLETE after",
+            "wall s",
+            "vs one",
+        ],
+        [
+            [
+                str(run.selected),
+                str(run.exports),
+                str(run.status_requests),
+                f"{max(run.detected, default=0):.1f} s",
+                _number(run.wall, 1),
+                f"{run.wall / one:.2f}x",
+            ]
             for run in runs
         ],
     )
@@ -195,7 +209,8 @@ def render(report: Report) -> str:
         intro = (
             f"Each export takes {report.parallel[0].prepare_seconds:g} s to prepare; "
             "the tap's defaults for polling and max_concurrent_exports "
-            f"({_default('max_concurrent_exports')})."
+            f"({_default('max_concurrent_exports')}). The run ends soon after the last export "
+            "is seen COMPLETE, and each export's polls follow their own jittered schedule."
         )
         lines += _section("Exports prepared in parallel", intro, _parallel_lines(report.parallel))
     if report.polling:
