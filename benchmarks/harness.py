@@ -99,7 +99,7 @@ def throughput(options: Options, work: Path, report: Report) -> None:
             file = work / f"export.{workload.file_format}"
             workload.save_file(sandbox, file)
             sandbox.reset()
-            expected = sandbox.datasets[workload.dataset].size
+            expected = workload.rows(sandbox)
             lines = [
                 paths.limit(workload, file, expected, timeout=options.timeout),
                 paths.stock(workload, file, expected, work, timeout=options.timeout),

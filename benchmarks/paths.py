@@ -117,7 +117,7 @@ def tap(
     finally:
         shutil.rmtree(work / "batches", ignore_errors=True)
     wait = sum(completion_times(result.log).values())
-    expected = sandbox.datasets[workload.dataset].size
+    expected = workload.rows(sandbox)
     return checked(label, result, workload.stream, expected, wait=wait)
 
 

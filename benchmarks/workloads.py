@@ -45,6 +45,10 @@ class Workload(ABC):
     def save_file(self, sandbox: Sandbox, path: Path) -> None:
         """Write the export file the tap downloaded (after a tap run) to ``path``."""
 
+    def rows(self, sandbox: Sandbox) -> int:
+        """Rows a sync of this stream emits now: the sandbox's ground truth."""
+        return sandbox.datasets[self.dataset].size
+
 
 class MailgunBounces(Workload):
     """Mailgun's bounces of one domain: a CSV file behind a pre-signed S3 link."""
