@@ -44,14 +44,31 @@ class TapExports(Tap):
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
 
+    #: Stream names in the order the providers listed them.
+    _discovery_order: tuple[str, ...] = ()
+
     @override
     def discover_streams(self) -> Sequence[Stream]:
-        return [
+        streams = [
             stream
             for provider in PROVIDERS
             if provider.configured(self.config)
             for stream in provider.streams(self)
         ]
+        self._discovery_order = tuple(stream.name for stream in streams)
+        return streams
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """Streams in discovery order, which is the sync order, not the SDK's alphabetical one.
+
+        A provider lists its bulk streams before the streams that look into the
+        exports those bulk streams have just made (PackageX's export issues).
+        """
+        order = {name: place for place, name in enumerate(self._discovery_order)}
+        loaded = super().streams
+        return dict(sorted(loaded.items(), key=lambda item: order.get(item[0], len(order))))
 
     @cached_property
     def timing(self) -> Timing:

@@ -76,6 +76,14 @@ class ExportAdapter(ABC):
         """
         return None
 
+    def preflight(self) -> None:  # noqa: B027 - optional hook
+        """Let the provider refuse this source's request before any stream emits a row.
+
+        For what the tap cannot check itself (a filter in the provider's query
+        language): raise the provider's error, so a run fails before loading part of
+        its data. Default: nothing to ask.
+        """
+
     @abstractmethod
     def create(self, window: Window) -> ExportJob:
         """Ask the provider for an export of ``window`` and return it as a job.

@@ -243,7 +243,8 @@ class BulkExportStream(Stream):
         """Create (or resume) each source's first export and start waiting for it.
 
         Called for every selected stream before the first one emits, so providers
-        prepare their files in parallel while earlier streams are being read.
+        prepare their files in parallel while earlier streams are being read, and
+        refuse invalid requests (:meth:`ExportAdapter.preflight`) before any row is out.
         """
         contexts: list[Context | None] = [None]
         if self.partitions:
@@ -251,6 +252,7 @@ class BulkExportStream(Stream):
         for context in contexts:
             job = self._in_flight(context)
             adapter = self.adapter(context)
+            adapter.preflight()
             if job is None:
                 plan = [] if adapter.has_inline_path else self._plan(context)
                 if not plan:
@@ -362,7 +364,12 @@ class BulkExportStream(Stream):
         adapter = self.adapter(context)
         done = self._await(job, context)
         if done.status is ExportStatus.FAILED:
+            self._state(context).pop("export", None)
+            self._checkpoint()
             reason = done.detail.get("reason") or "no reason given"
+            # A failed export cannot be resumed: forget it, so the next run creates a new one.
+            self._state(context).pop("export", None)
+            self._checkpoint()
             raise ExportFailedError(
                 adapter.provider,
                 f"the provider reports the export failed: {reason}",

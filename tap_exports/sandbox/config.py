@@ -6,7 +6,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tap_exports.sandbox.connect_events import ConnectOptions
 from tap_exports.sandbox.mailgun.options import MailgunOptions
+from tap_exports.sandbox.packagex_options import PackageXOptions
 
 
 @dataclass(frozen=True)
@@ -39,3 +41,5 @@ class SandboxConfig:
     row_step_seconds: float = 1.0
     port: int = 0
     mailgun: MailgunOptions = field(default_factory=MailgunOptions)
+    packagex: PackageXOptions = field(default_factory=PackageXOptions)
+    connect: ConnectOptions = field(default_factory=ConnectOptions)

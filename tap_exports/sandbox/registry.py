@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from tap_exports.sandbox.connect import ConnectEmulator
 from tap_exports.sandbox.emulator import ProviderEmulator
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
+from tap_exports.sandbox.packagex import PackageXEmulator
 
-EMULATORS: tuple[type[ProviderEmulator], ...] = (MailgunEmulator,)
+EMULATORS: tuple[type[ProviderEmulator], ...] = (
+    MailgunEmulator,
+    PackageXEmulator,
+    ConnectEmulator,
+)

@@ -29,7 +29,8 @@ def test_truth_counts_rows_per_stream_and_export_key(sandbox_factory):
     sandbox = sandbox_factory(default_rows=10, rows={"mailgun/eu.example.org/bounces": 25})
     truth = control(sandbox, "GET", "truth").json()
     assert truth == sandbox.truth()
-    assert truth["streams"] == {
+    mailgun_streams = {k: v for k, v in truth["streams"].items() if k.startswith("mailgun_")}
+    assert mailgun_streams == {
         "mailgun_domains": 10,
         "mailgun_bounces": 35,
         "mailgun_unsubscribes": 20,
