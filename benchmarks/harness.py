@@ -18,6 +18,7 @@ from benchmarks.workloads import (
     MAILGUN_STATUS_ROUTE,
     WORKLOADS,
     mailgun_settings,
+    stream_schema,
     tap_config,
     throughput_sandbox,
     waiting_sandbox,
@@ -102,7 +103,14 @@ def throughput(options: Options, work: Path, report: Report) -> None:
             expected = workload.rows(sandbox)
             lines = [
                 paths.limit(workload, file, expected, timeout=options.timeout),
-                paths.stock(workload, file, expected, work, timeout=options.timeout),
+                paths.stock(
+                    workload,
+                    file,
+                    expected,
+                    work,
+                    schema=stream_schema(sandbox, workload),
+                    timeout=options.timeout,
+                ),
                 tap,
             ]
             file.unlink()

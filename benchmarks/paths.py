@@ -69,9 +69,22 @@ def limit(workload: Workload, file: Path, expected: int, *, timeout: float) -> M
     return checked(label, run([*args, workload.stream], timeout=timeout), workload.stream, expected)
 
 
-def stock(workload: Workload, file: Path, expected: int, work: Path, *, timeout: float) -> Measured:
-    """A stock singer-sdk stream over the downloaded file."""
-    config = {"file": str(file), "format": workload.file_format, "stream": workload.stream}
+def stock(
+    workload: Workload,
+    file: Path,
+    expected: int,
+    work: Path,
+    *,
+    schema: dict[str, Any],
+    timeout: float,
+) -> Measured:
+    """A stock singer-sdk stream with the tap's ``schema`` over the downloaded file."""
+    config = {
+        "file": str(file),
+        "format": workload.file_format,
+        "stream": workload.stream,
+        "schema": schema,
+    }
     config_path = write_json(work / "stock-config.json", config)
     result = run(
         [sys.executable, "-m", "benchmarks.stock", "--config", str(config_path)], timeout=timeout
@@ -94,12 +107,11 @@ def tap(
     label = (
         "tap-exports end to end" if batch_format is None else f"tap-exports BATCH, {batch_format}"
     )
-    settings = workload.settings(sandbox)
-    if settings is None:
-        return Measured(label, note=f"no provider of this build exports {workload.file_format}")
     if batch_format == "parquet" and find_spec("pyarrow") is None:
         return Measured(label, note="pyarrow is not installed")
-    config = tap_config(sandbox, settings, export_timeout_seconds=timeout, **_FAST_POLLING)
+    config = tap_config(
+        sandbox, workload.settings(sandbox), export_timeout_seconds=timeout, **_FAST_POLLING
+    )
     messages = None
     if batch_format is not None:
         folder = work / "batches"

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays, encode_ndjson
+from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays
+from tap_exports.sandbox.connect import ConnectEmulator
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
 from tap_exports.tap import TapExports
 
@@ -38,8 +39,8 @@ class Workload(ABC):
     dataset: ClassVar[str]
 
     @abstractmethod
-    def settings(self, sandbox: Sandbox) -> dict[str, Any] | None:
-        """Provider settings exporting only this data, or None if no provider serves it yet."""
+    def settings(self, sandbox: Sandbox) -> dict[str, Any]:
+        """Provider settings exporting only this data."""
 
     @abstractmethod
     def save_file(self, sandbox: Sandbox, path: Path) -> None:
@@ -67,24 +68,30 @@ class MailgunBounces(Workload):
         save_objects(sandbox, sandbox.emulator(MailgunEmulator).bucket, path)
 
 
-class BouncesAsNdjson(Workload):
-    """The same bounces written as NDJSON: a file only, no provider of this build serves it."""
+class ConnectPageviews(Workload):
+    """Connect's pageviews: too many for an inline answer, so NDJSON exported to S3."""
 
-    title = "Mailgun bounces rows, NDJSON"
+    title = "Connect pageviews, NDJSON"
     file_format = "ndjson"
-    stream = "mailgun_bounces"
-    dataset = "mailgun/mg.example.com/bounces"
+    stream = "connect_pageviews"
+    dataset = "connect/pageviews"
 
-    def settings(self, sandbox: Sandbox) -> None:
-        """No provider exports NDJSON in this build."""
+    def settings(self, sandbox: Sandbox) -> dict[str, Any]:
+        """The sandbox project, reading this one collection."""
+        settings = sandbox.emulator(ConnectEmulator).tap_settings()
+        collections = [item for item in settings["collections"] if item["name"] == "pageviews"]
+        return {"connect": {**settings, "collections": collections}}
 
     def save_file(self, sandbox: Sandbox, path: Path) -> None:
-        """Encode the dataset with the sandbox's NDJSON encoder."""
-        dataset = sandbox.datasets[self.dataset]
-        write_chunks(path, encode_ndjson(dataset.columns, dataset.tuples()))
+        """Copy the export object from the project's bucket."""
+        save_objects(sandbox, sandbox.emulator(ConnectEmulator).bucket, path)
+
+    def rows(self, sandbox: Sandbox) -> int:
+        """Events older than Connect's lag: what a sync reads."""
+        return int(sandbox.truth()["streams"][self.stream])
 
 
-WORKLOADS: tuple[Workload, ...] = (MailgunBounces(), BouncesAsNdjson())
+WORKLOADS: tuple[Workload, ...] = (MailgunBounces(), ConnectPageviews())
 CSV_WORKLOAD = WORKLOADS[0]
 
 
@@ -125,6 +132,12 @@ def tap_config(sandbox: Sandbox, settings: dict[str, Any], **common: Any) -> dic
         if key not in providers and key not in _POLL_SETTINGS
     }
     return {**config, **settings, **common}
+
+
+def stream_schema(sandbox: Sandbox, workload: Workload) -> dict[str, Any]:
+    """The schema the tap declares for the workload's stream."""
+    tap = TapExports(config=tap_config(sandbox, workload.settings(sandbox)))
+    return dict(tap.streams[workload.stream].schema)
 
 
 def catalog(config: dict[str, Any], streams: Collection[str] | None = None) -> dict[str, Any]:
