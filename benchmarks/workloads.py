@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays
 from tap_exports.sandbox.connect import ConnectEmulator
+from tap_exports.sandbox.connect_events import ConnectOptions
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
 from tap_exports.tap import TapExports
 
@@ -17,6 +18,9 @@ from tap_exports.tap import TapExports
 HISTORY_SECONDS = 20 * 86_400
 #: Exports of tiny lists that no throughput path reads.
 BACKGROUND_ROWS = 10
+#: Connect answers this many events inline; fewer than any benchmark size, so that every
+#: size is read from an S3 export file.
+CONNECT_INLINE_LIMIT = 1000
 #: Every Mailgun list the sandbox account can export, one export each.
 MAILGUN_LISTS = (
     "/v3/domains",
@@ -103,6 +107,7 @@ def throughput_sandbox(rows: int, largest: int) -> Sandbox:
             rows={workload.dataset: rows for workload in WORKLOADS},
             delays=StatusDelays(running_after=0.05, complete_after=0.1),
             row_step_seconds=min(1.0, HISTORY_SECONDS / max(largest, 1)),
+            connect=ConnectOptions(inline_limit=CONNECT_INLINE_LIMIT),
         )
     )
 
@@ -161,6 +166,9 @@ def save_objects(sandbox: Sandbox, bucket: str, path: Path) -> None:
     client = sandbox.storage.client()
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
     keys = sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+    if not keys:
+        msg = f"no export file in bucket {bucket}: the tap read no export"
+        raise RuntimeError(msg)
     write_chunks(
         path,
         (
