@@ -66,6 +66,14 @@ class ApiClient:
         """Seconds the provider asks us to wait, when it says so outside ``Retry-After``."""
         return None
 
+    def is_error(self, response: requests.Response) -> bool:
+        """Whether an answer with an accepted status is still a failure, by its body.
+
+        Some providers (Emarsys) report application errors inside HTTP 200; such an
+        answer then goes through :meth:`is_retryable` and :meth:`error` like any other.
+        """
+        return False
+
     def is_retryable(self, response: requests.Response) -> bool:
         """Whether an answer is a transient failure worth retrying."""
         return response.status_code in RETRYABLE_STATUSES
@@ -104,7 +112,7 @@ class ApiClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 problem = f"{type(exc).__name__}"
             else:
-                if response.status_code in accept:
+                if response.status_code in accept and not self.is_error(response):
                     return response
                 if not self.is_retryable(response):
                     raise self.error(response, where, export_id=export_id)

@@ -68,6 +68,8 @@ class BulkExportStream(Stream):
         self.partition_key = partition_key
         self.exports_tap = tap
         self._prepared: dict[str, tuple[ExportJob, Future[ExportJob]]] = {}
+        #: The windows left after the one :meth:`prepare` created an export for.
+        self._planned: dict[str, deque[Window]] = {}
         self._sink: RecordSink | None = None
         super().__init__(tap, **kwargs)
         self._record_counter = self.get_record_counter()
@@ -254,10 +256,11 @@ class BulkExportStream(Stream):
             adapter = self.adapter(context)
             adapter.preflight()
             if job is None:
-                plan = [] if adapter.has_inline_path else self._plan(context)
+                plan = deque() if adapter.has_inline_path else self._plan(context)
                 if not plan:
                     continue
-                job = self._create(plan[0], context)
+                job = self._create(plan.popleft(), context)
+                self._planned[self._slot(context)] = plan
             else:
                 self._log_resume(job, context)
             self._prepared[self._slot(context)] = (
@@ -305,14 +308,18 @@ class BulkExportStream(Stream):
         self.exports_tap.prepare_exports()
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
-        plan = self._plan(context)
+        # This run's plan goes on after the export prepared for its first window; planning
+        # again from the bookmark that export moved would repeat overlapping windows.
+        planned = self._planned.pop(self._slot(context), None)
+        plan = self._plan(context) if planned is None else planned
         if resumed is not None:
             if self._slot(context) not in self._prepared:
                 self._log_resume(resumed, context)
             yield from self._run_export(resumed, context, resumed=True)
-            # An open-ended window covered everything up to now; a bounded one is
-            # followed by the windows after it.
-            plan = self._plan(context) if resumed.window.end else deque()
+            if planned is None:
+                # An export of an earlier run: an open-ended window covered everything up
+                # to now; a bounded one is followed by the windows after it.
+                plan = self._plan(context) if resumed.window.end else deque()
         for _ in range(MAX_WINDOWS_PER_RUN):
             if not plan:
                 return

@@ -24,7 +24,11 @@ _UNSAFE_IN_NAME = ("/", "\\", "\x00", "\r", "\n")
 
 
 class FtpSource:
-    """A file the provider dropped on an FTP server; its name comes from the provider."""
+    """A file the provider dropped on an FTP server; its name comes from the provider.
+
+    With ``tls``, the server's certificate is always verified; ``ca_file`` names the CA
+    of a server whose certificate no public CA signed.
+    """
 
     def __init__(  # noqa: PLR0917 - mirrors the ftp settings block, in its order
         self,
@@ -36,6 +40,7 @@ class FtpSource:
         filename: str,
         *,
         tls: bool = False,
+        ca_file: str | None = None,
         name: str,
         expected_size: int | None = None,
         timeout: float = 60,
@@ -53,6 +58,7 @@ class FtpSource:
         self._directory = directory
         self._filename = filename
         self._tls = tls
+        self._ca_file = ca_file
         self._expected_size = expected_size
         self._timeout = timeout
         self._max_resumes = max_resumes
@@ -88,7 +94,8 @@ class FtpSource:
         # Plain FTP is what the provider offers; FTPS with a verified certificate when asked.
         ftp: ftplib.FTP
         if self._tls:
-            ftp = ftplib.FTP_TLS(context=ssl.create_default_context(), timeout=self._timeout)  # noqa: S321
+            context = ssl.create_default_context(cafile=self._ca_file)
+            ftp = ftplib.FTP_TLS(context=context, timeout=self._timeout)  # noqa: S321
         else:
             ftp = ftplib.FTP(timeout=self._timeout)  # noqa: S321
         try:

@@ -23,13 +23,14 @@ _CREDENTIAL_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie")
 _MAX_REDIRECTS = 10
 _REFUSED_LINK = frozenset({403, 410})
 """How storage services answer an expired pre-signed link."""
-_RETRY_ON: tuple[type[Exception], ...] = (
+RETRY_ON: tuple[type[Exception], ...] = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     urllib3.exceptions.ProtocolError,
     urllib3.exceptions.ReadTimeoutError,
 )
+"""What a cut HTTP body raises; reading resumes from the current offset."""
 
 Timeout = tuple[float, float]
 """Connect and read timeouts in seconds."""
@@ -66,7 +67,7 @@ class HttpSource:
             name=self.name,
             expected_size=self._expected_size,
             max_resumes=self._max_resumes,
-            retry_on=_RETRY_ON,
+            retry_on=RETRY_ON,
             sleep=self._sleep,
             on_close=None if self._session else session.close,
         )
@@ -118,7 +119,7 @@ class _Download:
                 msg = f"{self._name}: server resumed at byte {first}, not {offset}"
                 raise DownloadError(msg)
             return total
-        _discard(read, offset)
+        discard(read, offset)
         length = response.headers.get("Content-Length", "")
         return int(length) if length.isdigit() else None
 
@@ -160,7 +161,7 @@ class _Download:
         raise DownloadError(msg)
 
 
-def _discard(read: Callable[[int], bytes], count: int) -> None:
+def discard(read: Callable[[int], bytes], count: int) -> None:
     """Skip bytes already delivered, for servers that ignore ``Range`` and send it all again."""
     while count:
         data = read(min(count, CHUNK_SIZE))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from tap_exports.sandbox.connect_events import ConnectOptions
+from tap_exports.sandbox.emarsys_options import EmarsysOptions
 from tap_exports.sandbox.mailgun.options import MailgunOptions
 from tap_exports.sandbox.packagex_options import PackageXOptions
 
@@ -30,7 +31,8 @@ class SandboxConfig:
     ``rows`` overrides ``default_rows`` per dataset name (``"mailgun/domains"``,
     ``"mailgun/mg.example.com/bounces"``, ...). Row ``i`` happens at ``epoch + i *
     row_step_seconds``; the default epoch is 30 days before the sandbox starts, so with
-    one row per second up to 2.5 million rows lie in the past.
+    one row per second up to 2.5 million rows lie in the past. ``ftp_tls`` makes the FTP
+    server speak FTPS only.
     """
 
     seed: int = 1
@@ -40,6 +42,8 @@ class SandboxConfig:
     epoch: dt.datetime | None = None
     row_step_seconds: float = 1.0
     port: int = 0
+    ftp_tls: bool = False
     mailgun: MailgunOptions = field(default_factory=MailgunOptions)
     packagex: PackageXOptions = field(default_factory=PackageXOptions)
     connect: ConnectOptions = field(default_factory=ConnectOptions)
+    emarsys: EmarsysOptions = field(default_factory=EmarsysOptions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tap_exports.sandbox.connect import ConnectEmulator
+from tap_exports.sandbox.emarsys import EmarsysEmulator
 from tap_exports.sandbox.emulator import ProviderEmulator
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
 from tap_exports.sandbox.packagex import PackageXEmulator
@@ -11,4 +12,5 @@ EMULATORS: tuple[type[ProviderEmulator], ...] = (
     MailgunEmulator,
     PackageXEmulator,
     ConnectEmulator,
+    EmarsysEmulator,
 )

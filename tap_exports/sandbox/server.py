@@ -55,7 +55,7 @@ class Sandbox:
             rows=self.config.rows,
         )
         self.storage = Storage(self.clock, self.faults)
-        self.ftp = SandboxFtp()
+        self.ftp = SandboxFtp(tls=self.config.ftp_tls)
         self.jobs = BackgroundJobs()
         self._emulators: list[ProviderEmulator] = []
         self._http: LocalHttpServer | None = None

@@ -1,0 +1,242 @@
+"""Reading a finished Emarsys export: paged from ``/export/<id>/data``, or one file on FTP.
+
+Emarsys writes CSV with ``,`` or ``;``, with or without a header row whose names are
+in the account's language. Columns are read by position (the export request fixes
+their order), so localized names never matter. A file's first line tells the rest:
+a data line starts with the numeric ``user_id`` followed by the delimiter; anything
+else is the header row.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from tap_exports.engine.adapter import DownloadTarget, RowTransform
+from tap_exports.errors import ExportGoneError, ProviderError
+from tap_exports.io.decode import CsvOptions, FileFormat
+from tap_exports.io.ftp import FtpSource
+from tap_exports.io.http import RETRY_ON, discard
+from tap_exports.io.resumable import Opened, open_resumable
+from tap_exports.providers.emarsys.api import EmarsysApi, EmarsysError, reply_of
+
+if TYPE_CHECKING:
+    import requests
+
+#: ``/data`` errors after which only a new export helps: 4003 the file is no longer
+#: stored, 4006 the file was not found.
+FILE_GONE = frozenset({4003, 4006})
+#: Pages of one export; with the largest page size this is far beyond any real export.
+MAX_PAGES = 100_000
+MAX_FIRST_LINE = 1 << 20
+
+_DATA_LINE = re.compile(rb'\s*"?\d+"?([,;])')
+_HEADER_LINE = re.compile(rb"[^,;\r\n]*([,;])")
+
+
+def read_layout(first_line: bytes) -> tuple[bool, str]:
+    """Whether a file's first line is a header row, and the file's delimiter."""
+    line = first_line.removeprefix(codecs.BOM_UTF8)
+    data = _DATA_LINE.match(line)
+    if data:
+        return False, data[1].decode()
+    header = _HEADER_LINE.match(line)
+    return True, header[1].decode() if header else ","
+
+
+class _Replay(io.RawIOBase):
+    """A stream whose first bytes were already read, to look at them, served again."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        super().__init__()
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            data, self._head = self._head[: len(view)], self._head[len(view) :]
+        else:
+            data = self._rest.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._rest.close()
+        super().close()
+
+
+@dataclass
+class OpenedFile:
+    """A byte source that is already open; the engine reads it exactly once."""
+
+    name: str
+    stream: BinaryIO
+
+    def open(self) -> BinaryIO:
+        """The open stream."""
+        return self.stream
+
+
+def csv_target(
+    stream: BinaryIO, name: str, fieldnames: tuple[str, ...], transform: RowTransform
+) -> DownloadTarget | None:
+    """The CSV file ``stream`` as a download target; None (and closed) when it has no data row."""
+    try:
+        head = stream.readline(MAX_FIRST_LINE)
+        has_header, delimiter = read_layout(head)
+        ahead = stream.read(1) if has_header else b""
+    except BaseException:
+        stream.close()
+        raise
+    if not head or (has_header and not ahead):
+        stream.close()
+        return None
+    return DownloadTarget(
+        source=OpenedFile(name, io.BufferedReader(_Replay(head + ahead, stream))),
+        format=FileFormat.CSV,
+        csv=CsvOptions(
+            delimiter=delimiter,
+            has_header=has_header,
+            fieldnames=None if has_header else fieldnames,
+        ),
+        transform=transform,
+    )
+
+
+@dataclass(frozen=True)
+class FtpSettings:
+    """Where Emarsys uploads export files (``emarsys.ftp``)."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    directory: str
+    tls: bool
+    ca_file: str | None
+
+    def request(self) -> dict[str, Any]:
+        """The ``ftp_settings`` of an export request."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password": self.password,
+            "folder": self.directory,
+        }
+
+
+def ftp_file(
+    settings: FtpSettings,
+    export_id: str,
+    detail: dict[str, Any],
+    fieldnames: tuple[str, ...],
+    transform: RowTransform,
+) -> DownloadTarget | None:
+    """The file Emarsys uploaded, named by the finished export's status."""
+    filename = str(detail.get("file_name") or "")
+    source = FtpSource(
+        str(detail.get("ftp_host") or settings.host),
+        settings.port,
+        settings.username,
+        settings.password,
+        str(detail.get("ftp_dir") or settings.directory),
+        filename,
+        tls=settings.tls,
+        ca_file=settings.ca_file,
+        name=f"Emarsys export {export_id} ({filename} on FTP)",
+    )
+    return csv_target(source.open(), source.name, fieldnames, transform)
+
+
+class DataPages:
+    """The pages of ``GET /export/<id>/data``, until the first one without rows.
+
+    Each answer is read according to its content type: CSV is streamed (a cut
+    connection asks for the same page again and skips what was read), JSON is the
+    envelope whose ``data`` lists the page's rows.
+    """
+
+    def __init__(
+        self,
+        api: EmarsysApi,
+        export_id: str,
+        page_size: int,
+        fieldnames: tuple[str, ...],
+        transform: RowTransform,
+    ) -> None:
+        self.api = api
+        self.export_id = export_id
+        self.page_size = page_size
+        self.fieldnames = fieldnames
+        self.transform = transform
+
+    def __iter__(self) -> Iterator[DownloadTarget]:
+        for number in range(MAX_PAGES):
+            target = self._page(number * self.page_size)
+            if target is None:
+                return
+            yield target
+        raise ProviderError(
+            "Emarsys", f"more than {MAX_PAGES} pages of data", export_id=self.export_id
+        )
+
+    def _get(self, offset: int) -> requests.Response:
+        try:
+            return self.api.request(
+                "GET",
+                f"/export/{self.export_id}/data",
+                params={"offset": offset, "limit": self.page_size},
+                stream=True,
+                export_id=self.export_id,
+            )
+        except EmarsysError as exc:
+            if exc.reply_code in FILE_GONE:
+                raise ExportGoneError(
+                    "Emarsys", "the export's file is no longer stored", export_id=self.export_id
+                ) from exc
+            raise
+
+    def _page(self, offset: int) -> DownloadTarget | None:
+        name = f"Emarsys export {self.export_id}, rows from {offset + 1}"
+        response = self._get(offset)
+        reply = reply_of(response)
+        if reply is not None:
+            return self._json_page(reply.data, name)
+        first = [response]
+
+        def open_at(skip: int) -> Opened:
+            page = first.pop() if first else self._get(offset)
+            read = partial(page.raw.read, decode_content=True)
+            discard(read, skip)
+            length = page.headers.get("Content-Length", "")
+            plain = "Content-Encoding" not in page.headers and length.isdigit()
+            return Opened(read=read, close=page.close, total=int(length) if plain else None)
+
+        stream = open_resumable(open_at, name=name, retry_on=RETRY_ON)
+        return csv_target(stream, name, self.fieldnames, self.transform)
+
+    def _json_page(self, rows: Any, name: str) -> DownloadTarget | None:
+        if not isinstance(rows, list):
+            raise ProviderError(
+                "Emarsys",
+                f"{name}: expected a list of rows in the JSON answer, got {type(rows).__name__}",
+                export_id=self.export_id,
+            )
+        if not rows:
+            return None
+        return DownloadTarget(
+            source=OpenedFile(name, io.BytesIO(json.dumps(rows).encode())),
+            format=FileFormat.JSON,
+            transform=self.transform,
+        )

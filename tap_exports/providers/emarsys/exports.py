@@ -1,0 +1,179 @@
+"""One Emarsys export kind as the engine drives it: create, poll, locate the file, read rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from typing_extensions import override
+
+from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
+from tap_exports.engine.job import ExportJob, Window
+from tap_exports.engine.status import ExportStatus, StatusMap
+from tap_exports.errors import ExportGoneError, ProviderError
+from tap_exports.providers.emarsys.api import EmarsysApi, EmarsysError, running_export_id
+from tap_exports.providers.emarsys.delivery import DataPages, FtpSettings, ftp_file
+from tap_exports.providers.emarsys.kinds import FIRST_RUN_HISTORY, ExportKind, parse_local_time
+
+LOGGER = logging.getLogger("tap_exports.emarsys")
+
+#: ``ready`` means the file exists but is not yet distributed (served by ``/data`` or
+#: uploaded to FTP); only ``done`` is finished.
+STATUSES = StatusMap(
+    "Emarsys",
+    {
+        "scheduled": ExportStatus.PENDING,
+        "in progress": ExportStatus.RUNNING,
+        "ready": ExportStatus.RUNNING,
+        "done": ExportStatus.COMPLETE,
+        "error": ExportStatus.FAILED,
+    },
+)
+#: ``GET /export/<id>`` answers 400 with replyCode 10001 for an id it does not know.
+UNKNOWN_EXPORT = 10001
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """What every Emarsys export of one configuration shares."""
+
+    contact_fields: tuple[int, ...]
+    field_names: tuple[str, ...]
+    distribution_method: str
+    ftp: FtpSettings | None
+    zone: ZoneInfo
+    overlap: dt.timedelta
+    window_days: int
+    page_size: int
+
+
+class EmarsysExport(ExportAdapter):
+    """Exports of one kind (responses, registrations or contact changes)."""
+
+    provider = "Emarsys"
+    statuses = STATUSES
+
+    def __init__(self, api: EmarsysApi, kind: ExportKind, settings: ExportSettings) -> None:
+        self.api = api
+        self.kind = kind
+        self.settings = settings
+        self.columns = ("user_id", *settings.field_names, *kind.columns)
+
+    @override
+    def windows(
+        self, bookmark: dt.datetime | None, start_date: dt.datetime | None, now: dt.datetime
+    ) -> list[Window]:
+        if bookmark is not None:
+            start = bookmark - self.settings.overlap
+        else:
+            start = start_date or now - FIRST_RUN_HISTORY
+        return self.kind.windows(start, now, self.settings.zone, self.settings.window_days)
+
+    @override
+    def create(self, window: Window) -> ExportJob:
+        settings = self.settings
+        request = {
+            "distribution_method": settings.distribution_method,
+            "time_range": self.kind.time_range(window, settings.zone),
+            "contact_fields": list(settings.contact_fields),
+            **self.kind.options,
+        }
+        if settings.ftp is not None:
+            request["ftp_settings"] = settings.ftp.request()
+        detail = {
+            "distribution_method": settings.distribution_method,
+            "contact_fields": list(settings.contact_fields),
+        }
+        try:
+            data = self.api.call("POST", self.kind.path, json=request)
+        except EmarsysError as exc:
+            running = running_export_id(exc.reply)
+            if running is None:
+                raise
+            LOGGER.info(
+                "Emarsys %s: export %s with the same settings is already running; waiting for it",
+                self.kind.stream,
+                running,
+            )
+            return ExportJob(running, window=window, detail=detail)
+        export_id = data.get("id") if isinstance(data, Mapping) else None
+        if not export_id:
+            raise ProviderError(
+                self.provider, f"POST {self.kind.path} accepted the export but gave no id"
+            )
+        return ExportJob(str(export_id), window=window, detail=detail)
+
+    @override
+    def poll(self, job: ExportJob) -> ExportJob:
+        try:
+            data = self.api.call("GET", f"/export/{job.export_id}", export_id=job.export_id)
+        except EmarsysError as exc:
+            if exc.reply_code == UNKNOWN_EXPORT:
+                raise ExportGoneError(
+                    self.provider, "Emarsys no longer knows this export", export_id=job.export_id
+                ) from exc
+            raise
+        data = data if isinstance(data, Mapping) else {}
+        word = data.get("status")
+        status = STATUSES(word, export_id=job.export_id)
+        detail = {"emarsys_status": word}
+        if status is ExportStatus.COMPLETE:
+            detail |= {key: data.get(key) for key in ("file_name", "ftp_host", "ftp_dir")}
+        elif status is ExportStatus.FAILED:
+            detail["reason"] = "Emarsys reports the export's status as 'error'"
+        return job.with_status(status, **detail)
+
+    @override
+    def progress(self, job: ExportJob) -> str | None:
+        if job.detail.get("emarsys_status") == "ready":
+            return "the file is prepared and waiting to be distributed"
+        return None
+
+    @override
+    def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
+        if job.detail.get("contact_fields") != list(self.settings.contact_fields):
+            raise ExportGoneError(
+                self.provider,
+                "the export was made for other contact_fields than the ones configured now",
+                export_id=job.export_id,
+            )
+        if job.detail.get("distribution_method") == "ftp":
+            if self.settings.ftp is None:
+                raise ExportGoneError(
+                    self.provider,
+                    "the export was delivered by FTP but emarsys.ftp is no longer set",
+                    export_id=job.export_id,
+                )
+            target = ftp_file(
+                self.settings.ftp, job.export_id, dict(job.detail), self.columns, self.transform
+            )
+            if target is not None:
+                yield target
+            return
+        yield from DataPages(
+            self.api, job.export_id, self.settings.page_size, self.columns, self.transform
+        )
+
+    def transform(self, row: Row) -> Row:
+        """Cells by position onto stable field names; ids as integers, local times as UTC."""
+        values = list(row.values())
+        if len(values) != len(self.columns):
+            raise ProviderError(
+                self.provider,
+                f"{self.kind.stream} files have {len(values)} columns, expected "
+                f"{len(self.columns)} ({', '.join(self.columns)})",
+                hint="Emarsys may have changed the export's layout; please report this",
+            )
+        out: Row = {}
+        for name, value in zip(self.columns, values, strict=True):
+            text = None if value is None else str(value)
+            if name == "user_id" or name in self.kind.integers:
+                out[name] = int(text) if text else None
+            elif name in self.kind.timestamps:
+                out[name] = parse_local_time(text, self.settings.zone) if text else None
+            else:
+                out[name] = text
+        return out
