@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import Any
 
@@ -86,6 +87,22 @@ class TapExports(Tap):
     def export_pool(self) -> ExportPool:
         """Waits for several exports at once (``max_concurrent_exports``)."""
         return ExportPool(int(self.config.get("max_concurrent_exports", 4)))
+
+    @contextlib.contextmanager
+    def exports_prepared(self) -> Iterator[None]:
+        """Prepare every selected export once; if a stream fails, stop waiting for the others.
+
+        Without the stop, a failed run would keep polling the other streams' exports
+        until their timeout before the process could exit.
+        """
+        try:
+            self.prepare_exports()
+            yield
+        except GeneratorExit:
+            raise
+        except BaseException:
+            self.export_pool.shutdown()
+            raise
 
     def prepare_exports(self) -> None:
         """Before the first stream emits, create or resume every selected bulk stream's export."""

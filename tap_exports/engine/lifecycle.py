@@ -81,6 +81,10 @@ def wait_until_done(
     raise AssertionError(msg)
 
 
+class ExportPoolStoppedError(Exception):
+    """Ends a background wait once the run that wanted the export is over."""
+
+
 class ExportPool:
     """Polls several exports at once, up to ``max_concurrent`` of them.
 
@@ -95,6 +99,7 @@ class ExportPool:
         )
         self._lock = threading.Lock()
         self._prepared = False
+        self._stopped = threading.Event()
 
     def claim_preparation(self) -> bool:
         """True exactly once: for the caller that should prepare every stream's export."""
@@ -108,6 +113,17 @@ class ExportPool:
         """Start waiting for an export in the background."""
         return self._executor.submit(wait)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait between two polls; once the pool is stopped, end the wait at once."""
+        if self._stopped.wait(seconds):
+            msg = "the run ended before this export was read"
+            raise ExportPoolStoppedError(msg)
+
     def shutdown(self) -> None:
-        """Stop the pool without waiting for exports nobody will read."""
+        """Stop the pool without waiting for exports nobody will read.
+
+        Waits still polling (after a stream failed) end at their next pause, so a
+        failed run exits at once instead of polling until the export timeout.
+        """
+        self._stopped.set()
         self._executor.shutdown(wait=False, cancel_futures=True)

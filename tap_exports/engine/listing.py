@@ -53,8 +53,8 @@ class ExportListingStream(RESTStream[Any]):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        self.exports_tap.prepare_exports()
-        yield from super().get_records(context)
+        with self.exports_tap.exports_prepared():
+            yield from super().get_records(context)
 
     @override
     def validate_response(self, response: requests.Response) -> None:

@@ -293,7 +293,11 @@ class BulkExportStream(Stream):
 
     def _wait(self, job: ExportJob, context: Context | None) -> ExportJob:
         return wait_until_done(
-            self.adapter(context), job, self.exports_tap.timing, stream=self.name
+            self.adapter(context),
+            job,
+            self.exports_tap.timing,
+            stream=self.name,
+            sleep=self.exports_tap.export_pool.sleep,
         )
 
     # Records ----------------------------------------------------------------------
@@ -305,7 +309,10 @@ class BulkExportStream(Stream):
 
     def record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
         """Every row this run emits for ``context``, in batches, driving exports as it goes."""
-        self.exports_tap.prepare_exports()
+        with self.exports_tap.exports_prepared():
+            yield from self._record_batches(context)
+
+    def _record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
         adapter = self.adapter(context)
         resumed = self._in_flight(context)
         # This run's plan goes on after the export prepared for its first window; planning

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from tap_exports.sandbox.batch_options import BatchOptions
 from tap_exports.sandbox.connect_events import ConnectOptions
 from tap_exports.sandbox.emarsys_options import EmarsysOptions
 from tap_exports.sandbox.mailgun.options import MailgunOptions
@@ -46,4 +47,5 @@ class SandboxConfig:
     mailgun: MailgunOptions = field(default_factory=MailgunOptions)
     packagex: PackageXOptions = field(default_factory=PackageXOptions)
     connect: ConnectOptions = field(default_factory=ConnectOptions)
+    batch: BatchOptions = field(default_factory=BatchOptions)
     emarsys: EmarsysOptions = field(default_factory=EmarsysOptions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tap_exports.sandbox.batch import BatchEmulator
 from tap_exports.sandbox.connect import ConnectEmulator
 from tap_exports.sandbox.emarsys import EmarsysEmulator
 from tap_exports.sandbox.emulator import ProviderEmulator
@@ -12,5 +13,6 @@ EMULATORS: tuple[type[ProviderEmulator], ...] = (
     MailgunEmulator,
     PackageXEmulator,
     ConnectEmulator,
+    BatchEmulator,
     EmarsysEmulator,
 )
