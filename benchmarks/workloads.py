@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays
-from tap_exports.sandbox.connect import ConnectEmulator
-from tap_exports.sandbox.connect_events import ConnectOptions
+from tap_exports.sandbox.batch import BatchEmulator
+from tap_exports.sandbox.batch_data import EVENTS_DATASET
+from tap_exports.sandbox.batch_options import BatchOptions
 from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
 from tap_exports.tap import TapExports
 
@@ -18,9 +19,8 @@ from tap_exports.tap import TapExports
 HISTORY_SECONDS = 20 * 86_400
 #: Exports of tiny lists that no throughput path reads.
 BACKGROUND_ROWS = 10
-#: Connect answers this many events inline; fewer than any benchmark size, so that every
-#: size is read from an S3 export file.
-CONNECT_INLINE_LIMIT = 1000
+#: Batch's own limit for one part of an export file.
+BATCH_PART_BYTES = 100 * 1000 * 1000
 #: Every Mailgun list the sandbox account can export, one export each.
 MAILGUN_LISTS = (
     "/v3/domains",
@@ -72,30 +72,28 @@ class MailgunBounces(Workload):
         save_objects(sandbox, sandbox.emulator(MailgunEmulator).bucket, path)
 
 
-class ConnectPageviews(Workload):
-    """Connect's pageviews: too many for an inline answer, so NDJSON exported to S3."""
+class BatchEvents(Workload):
+    """Batch's message events: NDJSON in parts, each behind a short-lived link."""
 
-    title = "Connect pageviews, NDJSON"
+    title = "Batch events, NDJSON"
     file_format = "ndjson"
-    stream = "connect_pageviews"
-    dataset = "connect/pageviews"
+    stream = "batch_events"
+    dataset = EVENTS_DATASET
 
     def settings(self, sandbox: Sandbox) -> dict[str, Any]:
-        """The sandbox project, reading this one collection."""
-        settings = sandbox.emulator(ConnectEmulator).tap_settings()
-        collections = [item for item in settings["collections"] if item["name"] == "pageviews"]
-        return {"connect": {**settings, "collections": collections}}
+        """The sandbox project; the catalog selects its events stream only."""
+        return {"batch": sandbox.emulator(BatchEmulator).tap_settings()}
 
     def save_file(self, sandbox: Sandbox, path: Path) -> None:
-        """Copy the export object from the project's bucket."""
-        save_objects(sandbox, sandbox.emulator(ConnectEmulator).bucket, path)
+        """Every part of the export, from the project's bucket."""
+        save_objects(sandbox, sandbox.emulator(BatchEmulator).bucket, path)
 
     def rows(self, sandbox: Sandbox) -> int:
-        """Events older than Connect's lag: what a sync reads."""
+        """Events inside Batch's lookback and older than the tap's lag: what a sync reads."""
         return int(sandbox.truth()["streams"][self.stream])
 
 
-WORKLOADS: tuple[Workload, ...] = (MailgunBounces(), ConnectPageviews())
+WORKLOADS: tuple[Workload, ...] = (MailgunBounces(), BatchEvents())
 CSV_WORKLOAD = WORKLOADS[0]
 
 
@@ -107,7 +105,7 @@ def throughput_sandbox(rows: int, largest: int) -> Sandbox:
             rows={workload.dataset: rows for workload in WORKLOADS},
             delays=StatusDelays(running_after=0.05, complete_after=0.1),
             row_step_seconds=min(1.0, HISTORY_SECONDS / max(largest, 1)),
-            connect=ConnectOptions(inline_limit=CONNECT_INLINE_LIMIT),
+            batch=BatchOptions(part_max_bytes=BATCH_PART_BYTES),
         )
     )
 
