@@ -24,9 +24,8 @@ class PollSchedule:
     half again as long as the last, so a long export costs few status requests while
     every wait stays about a third of the time already waited: completion is seen at
     most about a third late (doubling would let a 20 s export be seen after 30 s+).
-    Jitter ("equal jitter": each wait is drawn from the upper half of the current step) keeps parallel
-    streams from polling in lockstep while never shrinking a wait below half of
-    its step.
+    Jitter ("equal jitter": each wait is drawn from the upper half of the current
+    step) keeps parallel streams from polling in lockstep.
     """
 
     initial: float
