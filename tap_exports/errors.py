@@ -84,11 +84,23 @@ class DataError(TapExportsError):
     skip bad rows.
     """
 
-    def __init__(self, source: str, line: int, problem: str) -> None:
+    def __init__(self, source: str, line: int, problem: str, *, hint: str | None = None) -> None:
         self.source = source
         self.line = line
         self.problem = problem
-        super().__init__(f"{source}, line {line}: {problem}")
+        super().__init__(f"{source}, line {line}: {problem}" + (f" ({hint})" if hint else ""))
+
+
+class RunInterruptedError(SystemExit):
+    """The run was stopped by a signal; exits with ``128 + signal`` once state is written.
+
+    A ``SystemExit`` so that no ``except Exception`` on the way (retry loops) can
+    swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(128 + signum)
 
 
 class DownloadError(TapExportsError):

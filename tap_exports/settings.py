@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from tap_exports.engine.job import parse_instant
+from tap_exports.io.decompress import DecompressionLimits
 
 COMMON_SETTINGS = th.PropertiesList(
     th.Property(
@@ -36,7 +37,7 @@ COMMON_SETTINGS = th.PropertiesList(
         "poll_max_interval_seconds",
         th.NumberType,
         default=60,
-        description="Longest wait between two status checks; waits double, with jitter, "
+        description="Longest wait between two status checks; waits grow by half, with jitter, "
         "up to this.",
     ),
     th.Property(
@@ -51,7 +52,20 @@ COMMON_SETTINGS = th.PropertiesList(
         th.StringType(allowed_values=["fail", "skip"]),
         default="fail",
         description="'fail' stops at a malformed row, naming the file and line; "
-        "'skip' drops it and counts it in the log.",
+        "'skip' drops it and counts it in the log and the bad_rows metric.",
+    ),
+    th.Property(
+        "max_decompressed_bytes",
+        th.IntegerType,
+        default=DecompressionLimits.max_bytes,
+        description="A compressed export file that expands beyond this many bytes is refused.",
+    ),
+    th.Property(
+        "max_compression_ratio",
+        th.NumberType,
+        default=DecompressionLimits.max_ratio,
+        description="A compressed export file that expands more than this many times its "
+        "size is refused as a likely decompression bomb.",
     ),
 )
 
@@ -79,6 +93,8 @@ def validate_common(config: Mapping[str, Any]) -> list[str]:
     """Errors in the common settings, each starting with the setting's name."""
     errors: list[str] = []
     for key in (
+        "max_decompressed_bytes",
+        "max_compression_ratio",
         "export_timeout_seconds",
         "poll_interval_seconds",
         "poll_max_interval_seconds",
@@ -98,3 +114,11 @@ def validate_common(config: Mapping[str, Any]) -> list[str]:
             if when > dt.datetime.now(dt.UTC):
                 errors.append(f"start_date: {start} is in the future")
     return errors
+
+
+def decompression_limits(config: Mapping[str, Any]) -> DecompressionLimits:
+    """The bounds on decompressed export files, from the settings."""
+    return DecompressionLimits(
+        max_bytes=int(config.get("max_decompressed_bytes", DecompressionLimits.max_bytes)),
+        max_ratio=float(config.get("max_compression_ratio", DecompressionLimits.max_ratio)),
+    )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from collections.abc import Iterator, Sequence
 from functools import cached_property
+from types import FrameType
 from typing import Any
 
 from singer_sdk import Stream, Tap
@@ -15,6 +17,7 @@ from typing_extensions import override
 
 from tap_exports.engine.lifecycle import ExportPool, Timing
 from tap_exports.engine.retry import PollSchedule
+from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.providers.registry import PROVIDERS
 from tap_exports.settings import COMMON_SETTINGS, validate_common
@@ -70,6 +73,27 @@ class TapExports(Tap):
         order = {name: place for place, name in enumerate(self._discovery_order)}
         loaded = super().streams
         return dict(sorted(loaded.items(), key=lambda item: order.get(item[0], len(order))))
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Stop now, but never with a state that counts records the target did not get.
+
+        The SDK writes the in-memory state and exits 0; here the signal unwinds the
+        run instead (at once, or when the output being written is complete): the
+        stream being read hands its buffered records on and writes the state that
+        counts them (``BulkExportStream._drive``), and the process exits with
+        ``128 + signum`` so the scheduler knows the run did not finish.
+        """
+        LOGGER.warning(
+            "%s received: writing the records in hand and the state, then stopping",
+            signal.Signals(signum).name,
+        )
+        self.interruptions.stop(signum)
+
+    @cached_property
+    def interruptions(self) -> Interruptions:
+        """Steps of the run that a termination signal waits for."""
+        return Interruptions()
 
     @cached_property
     def timing(self) -> Timing:

@@ -22,12 +22,21 @@ from tap_exports.errors import ProviderError, redact
 
 LOGGER = logging.getLogger("tap_exports.http")
 USER_AGENT = "tap-exports/0.1 (+https://github.com/tap-exports/tap-exports)"
+#: Failures of the transport rather than answers: the request may or may not have been
+#: processed, so it is sent again (a repeated create adopts the export the first one made).
+TRANSIENT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
 
 
 class ApiClient:
     """A provider's API: base URL, authentication, retries and error reading."""
 
     provider = "provider"
+    #: Connect and read timeouts in seconds; a hung answer counts as a dropped connection.
+    timeout: tuple[float, float] = (10.0, 60.0)
 
     def __init__(
         self,
@@ -36,13 +45,14 @@ class ApiClient:
         auth: requests.auth.AuthBase | None = None,
         secrets: tuple[str, ...] = (),
         max_tries: int = 8,
-        timeout: tuple[float, float] = (10.0, 60.0),
+        timeout: tuple[float, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secrets = secrets
         self.max_tries = max_tries
-        self.timeout = timeout
+        if timeout is not None:
+            self.timeout = timeout
         self.sleep = sleep
         self.session = requests.Session()
         self.session.auth = auth
@@ -109,7 +119,17 @@ class ApiClient:
             response: requests.Response | None = None
             try:
                 response = self.session.request(method, url, allow_redirects=False, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.exceptions.SSLError as exc:
+                # Not transient: the same certificate fails every time.
+                raise ProviderError(
+                    self.provider,
+                    f"{where}: the server's TLS certificate could not be verified "
+                    f"({redact(str(exc), self.secrets)})",
+                    export_id=export_id,
+                    hint="check base_url; certificates are always verified, so a private CA "
+                    "must be trusted by the system (or REQUESTS_CA_BUNDLE)",
+                ) from None
+            except TRANSIENT_ERRORS as exc:
                 problem = f"{type(exc).__name__}"
             else:
                 if response.status_code in accept and not self.is_error(response):

@@ -35,11 +35,13 @@ from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
 from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper, RecordSink
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
+from tap_exports.engine.metrics import count_bad_rows
 from tap_exports.engine.status import ExportStatus
-from tap_exports.errors import ExportFailedError, ExportGoneError
+from tap_exports.errors import ExportFailedError, ExportGoneError, RunInterruptedError
 from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
 from tap_exports.io.progress import EMISSION, ProgressLogger
 from tap_exports.io.rows import flatten
+from tap_exports.settings import decompression_limits
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
@@ -113,9 +115,10 @@ class BulkExportStream(Stream):
 
     def _checkpoint(self) -> None:
         """Make every row handed on so far durable downstream, then write STATE."""
-        self._flush_sink()
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        with self.exports_tap.interruptions.deferred():
+            self._flush_sink()
+            self.state_manager.is_flushed = False
+            self._write_state_message()
 
     def _flush_sink(self) -> None:
         if self._sink is not None:
@@ -189,9 +192,16 @@ class BulkExportStream(Stream):
                         if since_checkpoint >= self.CHECKPOINT_ROWS:
                             self._checkpoint()
                             since_checkpoint = 0
-                        self._sink.write_batch(batch)
+                        with self.exports_tap.interruptions.deferred():
+                            self._sink.write_batch(batch)
                         since_checkpoint += len(batch)
                     self._flush_sink()
+                except RunInterruptedError:
+                    # ``rows_emitted`` counts the batches handed to the sink: flush
+                    # them, then write the state that counts them.
+                    self._checkpoint()
+                    self.exports_tap.export_pool.shutdown()
+                    raise
                 finally:
                     self._sink = None
                 if current is not None:
@@ -293,16 +303,19 @@ class BulkExportStream(Stream):
 
     def _create(self, window: Window, context: Context | None) -> ExportJob:
         adapter = self.adapter(context)
-        job = adapter.create(window)
-        LOGGER.info(
-            "%s %s: created export %s for %s%s",
-            adapter.provider,
-            self.name,
-            job.export_id,
-            window,
-            f" of {self._slot(context)}" if context else "",
-        )
-        self._remember(job, context)
+        # Stopping between the provider's answer and the STATE holding its id would
+        # leave an export the next run cannot find.
+        with self.exports_tap.interruptions.deferred():
+            job = adapter.create(window)
+            LOGGER.info(
+                "%s %s: created export %s for %s%s",
+                adapter.provider,
+                self.name,
+                job.export_id,
+                window,
+                f" of {self._slot(context)}" if context else "",
+            )
+            self._remember(job, context)
         return job
 
     def _wait(self, job: ExportJob, context: Context | None) -> ExportJob:
@@ -514,6 +527,7 @@ class BulkExportStream(Stream):
     def _file_batches(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[list[Row]]:
         """Every row of every file of a finished export, in order, in batches, streamed."""
         bad_rows = self.config.get("on_bad_rows", "fail")
+        limits = decompression_limits(self.config)
         for target in adapter.targets(job):
             stats = DecodeStats()
             transform = target.transform
@@ -525,6 +539,7 @@ class BulkExportStream(Stream):
                     csv_options=target.csv,
                     on_bad_row=bad_rows,
                     stats=stats,
+                    limits=limits,
                 )
                 for batch in batches:
                     yield [transform(row) for row in batch]
@@ -536,6 +551,7 @@ class BulkExportStream(Stream):
                     stats.bad_rows,
                     target.source.name,
                 )
+                count_bad_rows(stats.bad_rows, stream=self.name, source=target.source.name)
 
     def _emit(
         self,

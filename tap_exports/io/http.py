@@ -39,6 +39,9 @@ Timeout = tuple[float, float]
 class HttpSource:
     """A file behind a URL that may expire; ``resolve_url`` asks the provider for a fresh one."""
 
+    #: Connect and read timeouts; a stalled read is resumed like a dropped connection.
+    timeout: Timeout = (10, 120)
+
     def __init__(
         self,
         resolve_url: Callable[[], str],
@@ -46,7 +49,7 @@ class HttpSource:
         name: str,
         expected_size: int | None = None,
         session: requests.Session | None = None,
-        timeout: Timeout = (10, 120),
+        timeout: Timeout | None = None,
         max_resumes: int = 5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -54,14 +57,15 @@ class HttpSource:
         self._resolve_url = resolve_url
         self._expected_size = expected_size
         self._session = session
-        self._timeout = timeout
+        if timeout is not None:
+            self.timeout = timeout
         self._max_resumes = max_resumes
         self._sleep = sleep
 
     def open(self) -> BinaryIO:
         """Start the download; the caller closes the returned file object."""
         session = self._session or requests.Session()
-        download = _Download(self.name, self._resolve_url, session, self._timeout)
+        download = _Download(self.name, self._resolve_url, session, self.timeout)
         return open_resumable(
             download.open_at,
             name=self.name,

@@ -10,6 +10,7 @@ from tap_exports.errors import DataError
 
 BadRows = Literal["fail", "skip"]
 """``fail`` stops at the first unreadable row; ``skip`` drops it and counts it."""
+SKIP_HINT = "fix the file at the provider, or set on_bad_rows: skip to load the other rows"
 
 
 @dataclass
@@ -37,7 +38,7 @@ class BadRowPolicy:
     def bad(self, line: int, problem: str) -> None:
         """Raise :class:`DataError`, or count the row as skipped."""
         if self._fail:
-            raise DataError(self._source_name, line, problem)
+            raise DataError(self._source_name, line, problem, hint=SKIP_HINT)
         self._stats.bad_rows += 1
 
 

@@ -1,0 +1,425 @@
+"""One provider of the sandbox, one fault, and the verdict users care about.
+
+A :class:`Scenario` runs the tap as users do (in process through ``sync_all``, or
+the ``tap-exports`` command in a subprocess) against one provider's bulk stream,
+keeps every Singer message of every run, and judges the union of the runs against
+a clean reference run: rows lost, rows that should not be there, exports created
+beyond what the provider needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tap_exports.sandbox import Fault, Sandbox, SandboxConfig, StatusDelays
+from tap_exports.sandbox.connect_events import ConnectOptions
+from tap_exports.sandbox.registry import EMULATORS
+from tap_exports.tap import TapExports
+
+TAP = str(Path(sys.executable).with_name("tap-exports"))
+#: Exports finish within a fraction of a second; every fault sandbox shares one epoch so
+#: that a reference run in another sandbox sees exactly the same rows.
+FAST = StatusDelays(running_after=0.05, complete_after=0.15)
+EPOCH = (dt.datetime.now(dt.UTC) - dt.timedelta(days=20)).replace(
+    hour=0, minute=0, second=0, microsecond=0
+)
+SMALL_ROWS = 300
+#: More rows than ``BulkExportStream.CHECKPOINT_ROWS`` in one file, so a run can be
+#: stopped after it checkpointed part of a download.
+BIG_ROWS = 24_000
+CLI_TIMEOUT = 30.0
+
+#: The engine's log line for each export it creates.
+CREATED = re.compile(
+    r": created export \S+ for (?P<window>full table|\[[^)]*\))(?: of (?P<source>\S+))?"
+)
+
+Message = dict[str, Any]
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where one provider's emulator can be hurt: the operations its routes register.
+
+    ``file`` names the fault-plan provider and operation that serve the export file's
+    bytes; ``link`` the call that hands out a download link that can expire;
+    ``sandbox`` the sandbox settings that make this provider export at all (Connect
+    answers small windows inline).
+    """
+
+    name: str
+    stream: str
+    create: str
+    poll: str
+    file: tuple[str, str]
+    #: The provider's word for an export still being prepared.
+    running_word: str
+    link: str | None = None
+    rate_hint: Callable[[], Fault] | None = None
+    #: A create that meets a running export of the same data adopts it.
+    adopts_running: bool = False
+    #: The file arrives through a link the storage can refuse as expired.
+    signed_links: bool = False
+    formats: frozenset[str] = frozenset({"csv"})
+    sandbox: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _emarsys_rate_limit() -> Fault:
+    reset = int(time.time()) + 2
+    return Fault.status(
+        429,
+        {"replyCode": 7003, "replyText": "Too many requests", "data": ""},
+        {"X-RateLimit-Reset": str(reset)},
+    )
+
+
+PROFILES: dict[str, Profile] = {
+    "mailgun": Profile(
+        name="mailgun",
+        running_word="processing",
+        stream="mailgun_bounces",
+        create="create",
+        poll="get",
+        link="download_url",
+        file=("mailgun", "storage_get"),
+        rate_hint=lambda: Fault.status(429, {"message": "slow down", "retry-seconds": 1}),
+        adopts_running=True,
+        signed_links=True,
+    ),
+    "packagex": Profile(
+        name="packagex",
+        running_word="processing",
+        stream="packagex_shipments",
+        create="create",
+        poll="get",
+        file=("packagex", "storage_get"),
+        signed_links=True,
+        formats=frozenset({"json"}),
+    ),
+    "connect": Profile(
+        name="connect",
+        running_word="Running",
+        stream="connect_purchases",
+        create="create",
+        poll="get",
+        file=("connect", "storage_get"),
+        formats=frozenset({"ndjson"}),
+        sandbox={"connect": ConnectOptions(inline_limit=100)},
+    ),
+    "batch": Profile(
+        name="batch",
+        running_word="RUNNING",
+        stream="batch_events",
+        create="create",
+        poll="view",
+        link="download",
+        file=("batch", "storage_get"),
+        signed_links=True,
+        formats=frozenset({"ndjson", "gzip"}),
+    ),
+    "emarsys": Profile(
+        name="emarsys",
+        running_word="in progress",
+        stream="emarsys_responses",
+        create="create",
+        poll="get",
+        file=("emarsys", "data"),
+        rate_hint=_emarsys_rate_limit,
+        adopts_running=True,
+    ),
+}
+
+
+def profiles(where: Callable[[Profile], bool] = lambda _: True) -> list[Profile]:
+    """The profiles of the providers the sandbox serves, filtered by ``where``."""
+    served = {emulator.name for emulator in EMULATORS}
+    return [profile for name, profile in PROFILES.items() if name in served and where(profile)]
+
+
+def sandbox_config(profile: Profile, **fields: Any) -> SandboxConfig:
+    """The fault suite's sandbox: small data, fast exports, the shared epoch."""
+    defaults = {"delays": FAST, "default_rows": SMALL_ROWS, "epoch": EPOCH, "seed": 7}
+    return SandboxConfig(**{**defaults, **profile.sandbox, **fields})
+
+
+def tap_config(sandbox: Sandbox, profile: Profile, **common: Any) -> dict[str, Any]:
+    """The sandbox's tap config reduced to one provider, with common settings overridden."""
+    config = sandbox.tap_config()
+    names = {emulator.name for emulator in sandbox.emulators}
+    config = {key: value for key, value in config.items() if key not in names - {profile.name}}
+    return {**config, **common}
+
+
+def catalog_selecting(config: dict[str, Any], stream: str) -> dict[str, Any]:
+    """The tap's discovered catalog with only ``stream`` selected."""
+    catalog = TapExports(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] == stream
+    return catalog
+
+
+@dataclass
+class Outcome:
+    """What one run wrote and how it ended."""
+
+    messages: list[Message]
+    exit_code: int
+    stderr: str = ""
+    error: BaseException | None = None
+
+    def states(self) -> list[dict[str, Any]]:
+        return [message["value"] for message in self.messages if message["type"] == "STATE"]
+
+    def records(self, stream: str) -> list[Record]:
+        return [
+            message["record"]
+            for message in self.messages
+            if message["type"] == "RECORD" and message["stream"] == stream
+        ]
+
+    def metrics(self, metric: str) -> list[dict[str, Any]]:
+        """SDK-style ``METRIC: {...}`` log lines of ``metric`` (CLI runs)."""
+        points = []
+        for line in self.stderr.splitlines():
+            _, found, text = line.partition("METRIC: ")
+            if found:
+                point = json.loads(text)
+                if point["metric"] == metric:
+                    points.append(point)
+        return points
+
+
+def exports_of(state: dict[str, Any], stream: str) -> list[dict[str, Any]]:
+    """Every in-flight export a STATE value holds for ``stream`` (any partition)."""
+    entry = state.get("bookmarks", {}).get(stream, {})
+    parts = [entry, *entry.get("partitions", [])]
+    return [part["export"] for part in parts if isinstance(part.get("export"), dict)]
+
+
+@contextlib.contextmanager
+def _captured_stdout() -> Iterator[io.BytesIO]:
+    raw = io.BytesIO()
+    text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    saved = sys.stdout
+    sys.stdout = text
+    try:
+        yield raw
+    finally:
+        text.flush()
+        sys.stdout = saved
+
+
+def _parse(lines: list[str]) -> list[Message]:
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+class Scenario:
+    """One provider's bulk stream, run as often as a test needs, judged as a whole."""
+
+    def __init__(self, sandbox: Sandbox, profile: Profile, **common: Any) -> None:
+        self.sandbox = sandbox
+        self.profile = profile
+        self.config = tap_config(sandbox, profile, **common)
+        self.catalog = catalog_selecting(self.config, profile.stream)
+        stream = TapExports(config=self.config).streams[profile.stream]
+        self.keys = tuple(stream.primary_keys or ())
+        #: Sources (SDK partitions) the stream reads, each with its own export.
+        self.sources = len(stream.partitions or [None])
+        self.outcomes: list[Outcome] = []
+
+    @property
+    def stream(self) -> str:
+        return self.profile.stream
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        """The last STATE any run emitted (what Meltano would hand the next run)."""
+        for outcome in reversed(self.outcomes):
+            states = outcome.states()
+            if states:
+                return states[-1]
+        return None
+
+    def run(self, **overrides: Any) -> Outcome:
+        """``sync_all`` in this process, from the last state; an error ends it with code 1."""
+        config = {**self.config, **overrides}
+        handler = _LogCollector()
+        logging.getLogger().addHandler(handler)
+        tap_logger = logging.getLogger("tap_exports")
+        level = tap_logger.level
+        tap_logger.setLevel(logging.INFO)
+        error: BaseException | None = None
+        try:
+            with _captured_stdout() as raw:
+                try:
+                    TapExports(config=config, state=self.state, catalog=self.catalog).sync_all()
+                except Exception as exc:  # the CLI would log it and exit 1
+                    error = exc
+                sys.stdout.flush()
+                lines = raw.getvalue().decode("utf-8").splitlines()
+        finally:
+            logging.getLogger().removeHandler(handler)
+            tap_logger.setLevel(level)
+        outcome = Outcome(_parse(lines), 0 if error is None else 1, handler.text(), error)
+        self.outcomes.append(outcome)
+        return outcome
+
+    def run_cli(
+        self,
+        *,
+        stop_when: Callable[[Message], bool] | None = None,
+        stop_signal: int = signal.SIGKILL,
+        env: dict[str, str] | None = None,
+        **overrides: Any,
+    ) -> Outcome:
+        """``tap-exports`` in a subprocess; ``stop_signal`` once a message matches ``stop_when``.
+
+        Stdout is read to its end even after the signal: whatever reached the pipe
+        reached the target.
+        """
+        with tempfile.TemporaryDirectory() as tmp:
+            files = {
+                "config": {**self.config, **overrides},
+                "catalog": self.catalog,
+                "state": self.state,
+            }
+            args = [TAP]
+            for name, content in files.items():
+                if content is not None:
+                    path = Path(tmp, f"{name}.json")
+                    path.write_text(json.dumps(content))
+                    args += [f"--{name}", str(path)]
+            stderr_path = Path(tmp, "stderr.log")
+            with stderr_path.open("w") as stderr:
+                process = subprocess.Popen(
+                    args,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    text=True,
+                    env={**os.environ, **(env or {})},
+                )
+                watchdog = threading.Timer(CLI_TIMEOUT, process.kill)
+                watchdog.start()
+                messages: list[Message] = []
+                try:
+                    assert process.stdout is not None
+                    signalled = False
+                    for line in process.stdout:
+                        if not line.strip():
+                            continue
+                        messages.append(json.loads(line))
+                        if not signalled and stop_when is not None and stop_when(messages[-1]):
+                            process.send_signal(stop_signal)
+                            signalled = True
+                    process.wait(timeout=CLI_TIMEOUT)
+                finally:
+                    watchdog.cancel()
+                    if process.poll() is None:
+                        process.kill()
+                        process.wait(timeout=30)
+            outcome = Outcome(messages, process.returncode, stderr_path.read_text())
+        self.outcomes.append(outcome)
+        return outcome
+
+    # Verdicts -------------------------------------------------------------------
+
+    def key(self, record: Record) -> str:
+        if not self.keys:
+            return json.dumps(record, sort_keys=True)
+        return json.dumps([record.get(name) for name in self.keys])
+
+    def loaded(self) -> dict[str, Record]:
+        """Every record of the stream from every run, deduplicated by primary key."""
+        return {
+            self.key(record): record
+            for outcome in self.outcomes
+            for record in outcome.records(self.stream)
+        }
+
+    def exports_created(self) -> int:
+        return self.sandbox.stats.exports_created(self.profile.name)
+
+    def creations(self) -> Counter[tuple[str, str]]:
+        """How often each (source, window) had an export created, from the runs' logs."""
+        return Counter(
+            (match["source"] or "", match["window"])
+            for outcome in self.outcomes
+            for match in CREATED.finditer(outcome.stderr)
+        )
+
+
+class _LogCollector(logging.Handler):
+    """Formatted log lines of an in-process run, as the CLI would print them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@dataclass
+class Reference:
+    """A clean run's records by key."""
+
+    records: dict[str, Record]
+
+
+@dataclass
+class Verdict:
+    """The outcome of a fault, as the fault table shows it."""
+
+    rows_lost: int
+    rows_extra: int
+    rows_changed: int
+    duplicate_exports: int
+    exit_codes: list[int] = field(default_factory=list)
+
+
+def judge(scenario: Scenario, reference: Reference, *, allowed_exports: int = 0) -> Verdict:
+    """Compare the union of a scenario's runs with the reference run.
+
+    A duplicate export is a second export of the same source and window (beyond
+    ``allowed_exports``, for exports the provider failed); every export the sandbox
+    saw created must be one the tap logged.
+    """
+    loaded = scenario.loaded()
+    expected = reference.records
+    both = expected.keys() & loaded.keys()
+    creations = scenario.creations()
+    assert scenario.exports_created() == sum(creations.values()), creations
+    return Verdict(
+        rows_lost=len(expected.keys() - loaded.keys()),
+        rows_extra=len(loaded.keys() - expected.keys()),
+        rows_changed=sum(1 for key in both if loaded[key] != expected[key]),
+        duplicate_exports=max(0, sum(count - 1 for count in creations.values()) - allowed_exports),
+        exit_codes=[outcome.exit_code for outcome in scenario.outcomes],
+    )
