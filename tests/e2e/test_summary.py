@@ -12,6 +12,7 @@ import pytest
 from tap_exports.sandbox.summary import (
     compare,
     decimal_settings,
+    fetch_truth,
     loaded_counts,
     main,
     meltano_env,
@@ -103,3 +104,9 @@ def test_table_flags_differences_and_missing_streams():
     assert table[2].split() == ["acme_gone", "missing", "5", "MISMATCH"]
     assert table[4].split() == ["acme_things", "2", "2", "ok"]
     assert table[-1].split() == ["total", "2", "8"]
+
+
+def test_truth_saved_before_the_run_is_read_back(tmp_path):
+    saved = tmp_path / "truth.json"
+    saved.write_text(json.dumps({"streams": {"acme_things": 3}, "datasets": {"acme/things": 3}}))
+    assert fetch_truth(str(saved)) == {"acme_things": 3}
