@@ -37,7 +37,7 @@ COMMON_SETTINGS = th.PropertiesList(
         "poll_max_interval_seconds",
         th.NumberType,
         default=60,
-        description="Longest wait between two status checks; waits double, with jitter, "
+        description="Longest wait between two status checks; waits grow by half, with jitter, "
         "up to this.",
     ),
     th.Property(

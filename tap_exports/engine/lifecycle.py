@@ -13,9 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from singer_sdk import metrics
+
 from tap_exports.engine.adapter import ExportAdapter
 from tap_exports.engine.job import ExportJob
 from tap_exports.engine.retry import PollSchedule
+from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportTimeoutError
 
 LOGGER = logging.getLogger("tap_exports.lifecycle")
@@ -43,8 +46,32 @@ def wait_until_done(
     Logs every status change with the time elapsed, and raises
     :class:`ExportTimeoutError` once ``timing.timeout_seconds`` have passed in this
     run (a resumed export gets the full timeout again: its age before the crash
-    says nothing about how long it still needs).
+    says nothing about how long it still needs). The wait is reported as the SDK's
+    ``job_duration`` metric, tagged with the export and its final status.
     """
+    tags = {
+        metrics.Tag.STREAM: stream,
+        metrics.Tag.JOB_TYPE: "export",
+        "provider": adapter.provider,
+        "export_id": job.export_id,
+    }
+    with metrics.Timer(metrics.Metric.JOB_DURATION, tags) as timer:
+        job = _poll(adapter, job, timing, stream=stream, sleep=sleep, clock=clock)
+        timer.tags["export_status"] = job.status.value
+        if job.status in {ExportStatus.FAILED, ExportStatus.EXPIRED}:
+            timer.tags[metrics.Tag.STATUS] = metrics.Status.FAILED
+    return job
+
+
+def _poll(
+    adapter: ExportAdapter,
+    job: ExportJob,
+    timing: Timing,
+    *,
+    stream: str,
+    sleep: Callable[[float], None],
+    clock: Callable[[], float],
+) -> ExportJob:
     started = clock()
     deadline = started + timing.timeout_seconds
     seen = None

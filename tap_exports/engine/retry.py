@@ -20,16 +20,17 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 class PollSchedule:
     """Jittered exponential backoff between ``initial`` and ``maximum`` seconds.
 
-    The first wait is short so quick exports are detected quickly; the wait then
-    doubles so a long export costs few status requests. Jitter ("equal jitter":
-    each wait is drawn from the upper half of the current step) keeps parallel
-    streams from polling in lockstep while never shrinking a wait below half of
-    its step.
+    The first wait is short so quick exports are detected quickly; each wait is then
+    half again as long as the last, so a long export costs few status requests while
+    every wait stays about a third of the time already waited: completion is seen at
+    most about a third late (doubling would let a 20 s export be seen after 30 s+).
+    Jitter ("equal jitter": each wait is drawn from the upper half of the current
+    step) keeps parallel streams from polling in lockstep.
     """
 
     initial: float
     maximum: float
-    factor: float = 2.0
+    factor: float = 1.5
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:
         """Yield wait times forever; the caller bounds the loop with a deadline."""

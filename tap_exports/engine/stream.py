@@ -39,6 +39,7 @@ from tap_exports.engine.metrics import count_bad_rows
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError, RunInterruptedError
 from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
+from tap_exports.io.progress import EMISSION, ProgressLogger
 from tap_exports.io.rows import flatten
 from tap_exports.settings import decompression_limits
 
@@ -54,6 +55,8 @@ class BulkExportStream(Stream):
 
     #: Rows between two STATE messages while a file is read (resume granularity).
     CHECKPOINT_ROWS: ClassVar[int] = 10_000
+    #: Seconds between two "emitting N rows" lines while a long export is read.
+    PROGRESS_SECONDS: ClassVar[float] = 10.0
     #: Emit through :class:`RecordEmitter`; False takes the SDK's per-row path.
     BULK_WRITER: ClassVar[bool] = True
     is_sorted = False
@@ -222,6 +225,14 @@ class BulkExportStream(Stream):
                 state["replication_key"] = self.replication_key
                 state["replication_key_value"] = value
         self._checkpoint()
+        LOGGER.info(
+            "%s %s: %s%s done, bookmark %s",
+            self.adapter(context).provider,
+            self.name,
+            window,
+            f" of {self._slot(context)}" if context else "",
+            state.get("replication_key_value") or "not used (full table)",
+        )
 
     @override
     def _process_record(
@@ -259,14 +270,17 @@ class BulkExportStream(Stream):
         Called for every selected stream before the first one emits, so providers
         prepare their files in parallel while earlier streams are being read, and
         refuse invalid requests (:meth:`ExportAdapter.preflight`) before any row is out.
+        A dry run only asks for that check: it reads at most one small window per stream.
         """
         contexts: list[Context | None] = [None]
         if self.partitions:
             contexts = list(self.partitions)
         for context in contexts:
-            job = self._in_flight(context)
             adapter = self.adapter(context)
             adapter.preflight()
+            if self.dry_run:
+                continue
+            job = self._in_flight(context)
             if job is None:
                 plan = deque() if adapter.has_inline_path else self._plan(context)
                 if not plan:
@@ -315,6 +329,72 @@ class BulkExportStream(Stream):
             sleep=self.exports_tap.export_pool.sleep,
         )
 
+    # Dry runs ---------------------------------------------------------------------
+
+    @property
+    def dry_run(self) -> bool:
+        """True under ``--test`` and the SDK's standard tests, which cap the rows per stream.
+
+        A dry run checks access and shows a few rows; it must not cost what a sync
+        costs (exports are slow, rate-limited and sometimes billed), so it never
+        starts a whole-table export and never touches state.
+        """
+        return self.ABORT_AT_RECORD_COUNT is not None
+
+    def _first_context(self) -> Context | None:
+        partitions = self.partitions
+        return partitions[0] if partitions else None
+
+    def dry_run_window(self) -> Window | None:
+        """The one window a dry run reads, from the first source.
+
+        That is the oldest window of the plan when it is bounded, or answered
+        inline; None when reading anything would take a whole-table or open-ended
+        export.
+        """
+        context = self._first_context()
+        plan = self._plan(context)
+        if not plan:
+            return None
+        window = plan[0]
+        return window if window.end is not None or self.adapter(context).has_inline_path else None
+
+    def _sample(self, context: Context | None) -> Iterator[list[Row]]:
+        """A dry run's rows: :meth:`dry_run_window` of the first source, state untouched."""
+        if context != self._first_context():
+            return
+        adapter = self.adapter(context)
+        window = self.dry_run_window()
+        if window is not None and adapter.has_inline_path:
+            try:
+                inline = adapter.fetch_inline(window)
+            except WindowTooLargeError:
+                inline = None
+            if inline is not None:
+                yield from batched(inline)
+                return
+            if window.end is None or not adapter.can_export_async:
+                window = None
+        if window is None:
+            LOGGER.info(
+                "%s %s: dry run, no export started: it would cover the whole table "
+                "(or everything since the bookmark)",
+                adapter.provider,
+                self.name,
+            )
+            return
+        job = adapter.create(window)
+        LOGGER.info(
+            "%s %s: dry run, created export %s for %s (not kept in state)",
+            adapter.provider,
+            self.name,
+            job.export_id,
+            window,
+        )
+        done = self._usable(self._wait(job, context), adapter)
+        if done.status is ExportStatus.COMPLETE:
+            yield from self._file_batches(done, adapter)
+
     # Records ----------------------------------------------------------------------
 
     @override
@@ -325,7 +405,7 @@ class BulkExportStream(Stream):
     def record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
         """Every row this run emits for ``context``, in batches, driving exports as it goes."""
         with self.exports_tap.exports_prepared():
-            yield from self._record_batches(context)
+            yield from self._sample(context) if self.dry_run else self._record_batches(context)
 
     def _record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
         adapter = self.adapter(context)
@@ -393,21 +473,10 @@ class BulkExportStream(Stream):
         adapter = self.adapter(context)
         done = self._await(job, context)
         if done.status is ExportStatus.FAILED:
-            self._state(context).pop("export", None)
-            self._checkpoint()
-            reason = done.detail.get("reason") or "no reason given"
             # A failed export cannot be resumed: forget it, so the next run creates a new one.
             self._state(context).pop("export", None)
             self._checkpoint()
-            raise ExportFailedError(
-                adapter.provider,
-                f"the provider reports the export failed: {reason}",
-                export_id=done.export_id,
-                stream=self.name,
-                hint="check the stream's settings; the next run creates a new export",
-            )
-        if done.status is ExportStatus.EXPIRED:
-            raise ExportGoneError(adapter.provider, "export expired", export_id=done.export_id)
+        done = self._usable(done, adapter)
         newest = None
         if done.status is ExportStatus.COMPLETE:
             self._state(context)["export"] = done.to_state()
@@ -434,6 +503,21 @@ class BulkExportStream(Stream):
                 done.window,
             )
         self._complete_window(done.window, newest, context)
+
+    def _usable(self, done: ExportJob, adapter: ExportAdapter) -> ExportJob:
+        """``done`` unless the provider says it failed or expired."""
+        if done.status is ExportStatus.FAILED:
+            reason = done.detail.get("reason") or "no reason given"
+            raise ExportFailedError(
+                adapter.provider,
+                f"the provider reports the export failed: {reason}",
+                export_id=done.export_id,
+                stream=self.name,
+                hint="check the stream's settings; the next run creates a new export",
+            )
+        if done.status is ExportStatus.EXPIRED:
+            raise ExportGoneError(adapter.provider, "export expired", export_id=done.export_id)
+        return done
 
     def _await(self, job: ExportJob, context: Context | None) -> ExportJob:
         prepared = self._prepared.get(self._slot(context))
@@ -493,6 +577,14 @@ class BulkExportStream(Stream):
         )
         export = self._state(context).get("export")
         tracked = isinstance(export, dict)
+        source = f"export {export['id']}" if isinstance(export, dict) else str(window)
+        progress = ProgressLogger(
+            f"{self.adapter(context).provider} {self.name}: {source}",
+            measure=EMISSION,
+            interval=self.PROGRESS_SECONDS,
+            logger=LOGGER,
+        )
+        emitted = 0
         newest: str | None = None
         count = 0
         for batch in batches:
@@ -514,6 +606,9 @@ class BulkExportStream(Stream):
                         newest = top
             if rows:
                 yield rows
+                emitted += len(rows)
+                progress.update(emitted)
+        progress.finish(emitted)
         if tracked:
             export["rows_emitted"] = count  # type: ignore[index]
         return newest

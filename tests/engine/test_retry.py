@@ -14,12 +14,15 @@ from tap_exports.engine.retry import PollSchedule, parse_retry_after, retry_dela
 
 def test_poll_schedule_grows_to_the_cap_and_stays_in_bounds():
     schedule = PollSchedule(initial=2, maximum=60)
-    delays = list(itertools.islice(schedule.delays(random.Random(7)), 12))
+    delays = list(itertools.islice(schedule.delays(random.Random(7)), 14))
     assert all(2 <= d <= 60 for d in delays)
     assert delays[0] <= 2.0 + 1e-9
     # once the step is capped, each wait is drawn from [cap/2, cap]
-    assert all(d >= 30 for d in delays[6:])
-    assert sum(delays) < 12 * 60
+    assert all(d >= 30 for d in delays[10:])
+    # before that, a wait is never longer than the time already waited plus the first step
+    for index in range(1, 10):
+        assert delays[index] <= sum(delays[:index]) + 2
+    assert sum(delays) < 14 * 60
 
 
 def test_poll_schedule_jitter_differs_between_streams():

@@ -23,7 +23,7 @@ from tests.faults.harness import (
 )
 
 #: Long enough for the signal to land while the export is still being prepared.
-SLOW_EXPORT = dataclasses.replace(FAST, complete_after=2.0)
+SLOW_EXPORT = dataclasses.replace(FAST, complete_after=6.0)
 
 
 def _exports_pending(stream: str, count: int = 1) -> Callable[[Message], bool]:

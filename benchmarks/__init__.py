@@ -1,0 +1,1 @@
+"""Speed and memory of tap-exports, measured side by side with the limit and a stock SDK tap."""

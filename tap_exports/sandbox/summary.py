@@ -1,0 +1,211 @@
+"""The sandbox seen from Meltano: its settings as environment variables, and loaded rows vs truth.
+
+``python -m tap_exports.sandbox.summary env CONFIG`` prints ``export TAP_EXPORTS_...``
+lines for a tap config written by ``tap-exports-sandbox --write-config``, the way Meltano
+reads dotted settings (``mailgun.api_key`` → ``TAP_EXPORTS_MAILGUN_API_KEY``), so every
+provider the sandbox emulates is configured without naming any of them; the ``decimal``
+settings of meltano.yml are left to its ``sandbox`` environment.
+
+``python -m tap_exports.sandbox.summary compare --truth FILE --duckdb FILE`` prints, per
+stream, the rows the warehouse holds next to the sandbox's ground truth, and exits
+non-zero when any differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+import sys
+import urllib.request
+from collections.abc import Container, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+ENV_PREFIX = "TAP_EXPORTS"
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the row counts need (DuckDB's and psycopg's both fit)."""
+
+    def execute(self, query: str, /) -> object: ...
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+
+def meltano_env(
+    config: Mapping[str, Any], *, skip: Container[str] = (), prefix: str = ""
+) -> dict[str, str]:
+    """Environment variables carrying ``config`` to Meltano, one per dotted setting.
+
+    Nested objects become dotted names; every other value is a leaf (lists and
+    non-string scalars as JSON, the form Meltano parses for array and number kinds).
+    Settings named in ``skip`` (dotted) are left out.
+    """
+    env: dict[str, str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            env.update(meltano_env(value, skip=skip, prefix=f"{name}."))
+        elif name not in skip:
+            variable = f"{ENV_PREFIX}_{re.sub(r'[^A-Za-z0-9]', '_', name).upper()}"
+            env[variable] = value if isinstance(value, str) else json.dumps(value)
+    return env
+
+
+def decimal_settings(project: Path) -> set[str]:
+    """The extractor's ``decimal`` settings in a meltano.yml.
+
+    Meltano 4.4 reads a decimal setting from the environment as a ``Decimal`` and then
+    fails to write the tap's config file, so these are set in meltano.yml instead
+    (the ``sandbox`` environment does).
+    """
+    plugins = yaml.safe_load(project.read_text())["plugins"]["extractors"]
+    return {
+        str(setting["name"])
+        for plugin in plugins
+        for setting in plugin.get("settings", [])
+        if setting.get("kind") == "decimal"
+    }
+
+
+def demo_settings(config: Mapping[str, Any]) -> dict[str, str]:
+    """Settings that make the demo's DuckDB hold every row the tap delivers, as delivered.
+
+    Rows load without primary keys, so the table counts rows the way the ground truth
+    does (a keyed upsert merges rows that share a key on purpose, a contact changed
+    twice, and target-duckdb refuses a key with an empty part); a property that may
+    hold any JSON type loads as JSON text, which target-duckdb's typed columns accept.
+    """
+    from tap_exports.tap import TapExports
+
+    maps: dict[str, dict[str, Any]] = {}
+    for stream in TapExports(config=dict(config)).streams.values():
+        stream_map: dict[str, Any] = {"__key_properties__": []}
+        for name, schema in stream.schema.get("properties", {}).items():
+            types = schema.get("type")
+            if isinstance(types, list) and len(set(types) - {"null"}) > 1:
+                stream_map[name] = f"json.dumps({name})"
+        maps[stream.name] = stream_map
+    return {
+        f"{ENV_PREFIX}_STREAM_MAPS": json.dumps(maps),
+        "TARGET_DUCKDB_PRIMARY_KEY_REQUIRED": "false",
+    }
+
+
+def fetch_truth(source: str) -> dict[str, int]:
+    """Rows per stream according to the sandbox: its ``/_sandbox/truth`` URL or a saved copy.
+
+    The truth says what the *next* full sync emits (listings count the exports that
+    sync will create), so it is read before the run.
+    """
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=30) as response:  # noqa: S310 - local
+            body = json.load(response)
+    else:
+        body = json.loads(Path(source).read_text())
+    return {str(stream): int(count) for stream, count in body["streams"].items()}
+
+
+def loaded_counts(cursor: Cursor, schema: str) -> dict[str, int]:
+    """Live rows per table of ``schema`` (rows a target marked deleted do not count)."""
+    cursor.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns")
+    columns: dict[str, set[str]] = {}
+    for table_schema, table, column in cursor.fetchall():
+        if table_schema == schema:
+            columns.setdefault(str(table), set()).add(str(column))
+    counts: dict[str, int] = {}
+    for table, names in sorted(columns.items()):
+        live = " WHERE _sdc_deleted_at IS NULL" if "_sdc_deleted_at" in names else ""
+        # Names come from the catalog itself, quoted as identifiers.
+        cursor.execute(f'SELECT count(*) FROM "{schema}"."{table}"{live}')  # noqa: S608
+        counts[table] = int(cursor.fetchall()[0][0])
+    return counts
+
+
+@dataclass(frozen=True)
+class Line:
+    """One stream of the comparison."""
+
+    stream: str
+    expected: int
+    loaded: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.loaded == self.expected
+
+
+def compare(truth: Mapping[str, int], loaded: Mapping[str, int]) -> list[Line]:
+    """One line per stream the sandbox knows, in name order."""
+    return [Line(stream, truth[stream], loaded.get(stream)) for stream in sorted(truth)]
+
+
+def render(lines: Sequence[Line]) -> str:
+    """A fixed-width table with a verdict per stream and a total."""
+    width = max([len("stream"), *(len(line.stream) for line in lines)])
+    rows = [f"{'stream':<{width}}  {'loaded':>10}  {'expected':>10}  ", "-" * (width + 28)]
+    for line in lines:
+        loaded = "missing" if line.loaded is None else f"{line.loaded:,}"
+        verdict = "ok" if line.ok else "MISMATCH"
+        rows.append(f"{line.stream:<{width}}  {loaded:>10}  {line.expected:>10,}  {verdict}")
+    total_loaded = sum(line.loaded or 0 for line in lines)
+    total_expected = sum(line.expected for line in lines)
+    rows.append("-" * (width + 28))
+    rows.append(f"{'total':<{width}}  {total_loaded:>10,}  {total_expected:>10,}")
+    return "\n".join(rows)
+
+
+def _duckdb_counts(path: Path, schema: str) -> dict[str, int]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return loaded_counts(connection.cursor(), schema)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m tap_exports.sandbox.summary``."""
+    parser = argparse.ArgumentParser(prog="python -m tap_exports.sandbox.summary")
+    commands = parser.add_subparsers(dest="command", required=True)
+    save = commands.add_parser("truth", help="print the sandbox's ground truth (before a run)")
+    save.add_argument("url")
+    env = commands.add_parser("env", help="print shell exports of a sandbox tap config")
+    env.add_argument("config", type=Path)
+    env.add_argument("--meltano-yml", type=Path, default=Path("meltano.yml"))
+    env.add_argument("--demo", action="store_true", help="add the demo warehouse's settings")
+    check = commands.add_parser("compare", help="rows in a DuckDB warehouse vs the truth")
+    check.add_argument(
+        "--truth", required=True, help="/_sandbox/truth as read before the run (URL or file)"
+    )
+    check.add_argument("--duckdb", required=True, type=Path, help="the warehouse file")
+    check.add_argument("--schema", default="tap_exports")
+    arguments = parser.parse_args(argv)
+    if arguments.command == "truth":
+        print(json.dumps({"streams": fetch_truth(arguments.url)}))
+        return 0
+    if arguments.command == "env":
+        config = json.loads(arguments.config.read_text())
+        env_vars = meltano_env(config, skip=decimal_settings(arguments.meltano_yml))
+        if arguments.demo:
+            env_vars.update(demo_settings(config))
+        for name, value in sorted(env_vars.items()):
+            print(f"export {name}={shlex.quote(value)}")
+        return 0
+    lines = compare(
+        fetch_truth(arguments.truth), _duckdb_counts(arguments.duckdb, arguments.schema)
+    )
+    print(render(lines))
+    bad = [line.stream for line in lines if not line.ok]
+    if bad:
+        print(f"\nFAILED: {len(bad)} stream(s) differ from the ground truth: {', '.join(bad)}")
+        return 1
+    print(f"\nOK: all {len(lines)} streams match the ground truth")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The demo's helpers: sandbox settings as Meltano variables, and the loaded-vs-truth table."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tap_exports.sandbox.summary import (
+    compare,
+    decimal_settings,
+    fetch_truth,
+    loaded_counts,
+    main,
+    meltano_env,
+    render,
+)
+
+
+def test_nested_settings_become_dotted_meltano_variables():
+    env = meltano_env(
+        {
+            "start_date": "2024-01-01T00:00:00Z",
+            "poll_interval_seconds": 0.1,
+            "acme": {"api_key": "k-1", "lists": ["/a", "/b"], "ftp": {"port": 2121, "tls": False}},
+        }
+    )
+    assert env == {
+        "TAP_EXPORTS_START_DATE": "2024-01-01T00:00:00Z",
+        "TAP_EXPORTS_POLL_INTERVAL_SECONDS": "0.1",
+        "TAP_EXPORTS_ACME_API_KEY": "k-1",
+        "TAP_EXPORTS_ACME_LISTS": '["/a", "/b"]',
+        "TAP_EXPORTS_ACME_FTP_PORT": "2121",
+        "TAP_EXPORTS_ACME_FTP_TLS": "false",
+    }
+
+
+def test_settings_in_skip_are_left_out():
+    env = meltano_env({"timeout": 30, "acme": {"rate": 0.5, "port": 21}}, skip={"acme.rate"})
+    assert env == {"TAP_EXPORTS_TIMEOUT": "30", "TAP_EXPORTS_ACME_PORT": "21"}
+
+
+def test_decimal_settings_are_read_from_the_project():
+    """Meltano 4.4 cannot pass a decimal setting read from the environment to a plugin."""
+    decimals = decimal_settings(Path(__file__).resolve().parents[2] / "meltano.yml")
+    assert "poll_interval_seconds" in decimals
+    assert "max_concurrent_exports" not in decimals
+
+
+def test_env_command_prints_exports_a_shell_can_eval(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps({"poll_interval_seconds": 0.1, "acme": {"api_key": "it's $ecret"}})
+    )
+    project = tmp_path / "meltano.yml"
+    project.write_text(
+        "plugins:\n  extractors:\n  - name: tap-exports\n"
+        "    settings:\n    - {name: poll_interval_seconds, kind: decimal}\n"
+    )
+    assert main(["env", str(config), "--meltano-yml", str(project)]) == 0
+    printed = capsys.readouterr().out
+    shell = subprocess.run(
+        ["bash", "-c", f'{printed}\nprintf %s "$TAP_EXPORTS_ACME_API_KEY"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout == "it's $ecret"
+    assert printed.startswith("export TAP_EXPORTS_ACME_API_KEY=")
+    assert "POLL_INTERVAL" not in printed
+
+
+@pytest.fixture
+def warehouse(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("CREATE SCHEMA tap_exports")
+        connection.execute("CREATE TABLE tap_exports.acme_things (id INT, _sdc_deleted_at VARCHAR)")
+        connection.execute(
+            "INSERT INTO tap_exports.acme_things VALUES (0, NULL), (1, NULL), (2, '2024-01-01')"
+        )
+        connection.execute("CREATE TABLE tap_exports.acme_other (id INT)")
+        connection.execute("INSERT INTO tap_exports.acme_other VALUES (7)")
+    return path
+
+
+def test_counts_live_rows_per_table(warehouse):
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        counts = loaded_counts(connection.cursor(), "tap_exports")
+    assert counts == {"acme_other": 1, "acme_things": 2}
+
+
+def test_table_flags_differences_and_missing_streams():
+    lines = compare({"acme_things": 2, "acme_gone": 5, "acme_other": 1}, {"acme_things": 2})
+    assert [(line.stream, line.ok) for line in lines] == [
+        ("acme_gone", False),
+        ("acme_other", False),
+        ("acme_things", True),
+    ]
+    table = render(lines).splitlines()
+    assert table[2].split() == ["acme_gone", "missing", "5", "MISMATCH"]
+    assert table[4].split() == ["acme_things", "2", "2", "ok"]
+    assert table[-1].split() == ["total", "2", "8"]
+
+
+def test_truth_saved_before_the_run_is_read_back(tmp_path):
+    saved = tmp_path / "truth.json"
+    saved.write_text(json.dumps({"streams": {"acme_things": 3}, "datasets": {"acme/things": 3}}))
+    assert fetch_truth(str(saved)) == {"acme_things": 3}
