@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import signal
 from collections.abc import Callable
@@ -14,16 +13,19 @@ from tap_exports.sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import (
     BIG_ROWS,
-    FAST,
     Message,
     Profile,
+    Scenario,
     Verdict,
     exports_of,
     profiles,
 )
 
-#: Long enough for the signal to land while the export is still being prepared.
-SLOW_EXPORT = dataclasses.replace(FAST, complete_after=6.0)
+
+def _stuck_running(run: Scenario) -> None:
+    """Every status check says "still running", however slow the machine, until cleared."""
+    running = Fault.status_word(run.profile.running_word)
+    run.sandbox.faults.add(run.profile.name, run.profile.poll, running, times=None)
 
 
 def _exports_pending(stream: str, count: int = 1) -> Callable[[Message], bool]:
@@ -72,10 +74,12 @@ def _rerun_and_judge(run, verdict, fault: str) -> Verdict:
 def test_sigkill_while_the_export_is_pending(
     profile: Profile, scenario: ScenarioFactory, verdict: Callable[..., Verdict]
 ):
-    run = scenario(profile, sandbox={"delays": SLOW_EXPORT})
+    run = scenario(profile)
+    _stuck_running(run)
     killed = run.run_cli(stop_when=_exports_pending(run.stream), stop_signal=signal.SIGKILL)
     assert killed.exit_code == -signal.SIGKILL
     assert killed.records(run.stream) == []
+    run.sandbox.faults.clear()
     _rerun_and_judge(run, verdict, "SIGKILL while the export is pending")
 
 
@@ -115,8 +119,7 @@ def test_sigterm_while_the_export_is_pending_stops_at_once(
 ):
     # The exports stay "running" for as long as it takes: the run must not wait for them.
     run = scenario(profile)
-    running = Fault.status_word(profile.running_word)
-    run.sandbox.faults.add(profile.name, profile.poll, running, times=None)
+    _stuck_running(run)
     stopped = run.run_cli(
         stop_when=_exports_pending(run.stream, run.sources), stop_signal=signal.SIGTERM
     )

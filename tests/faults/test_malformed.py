@@ -18,7 +18,7 @@ from tap_exports.errors import DataError
 from tap_exports.io.decode import DecodeStats, FileFormat, iter_records
 from tap_exports.sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
-from tests.faults.harness import Profile, Verdict, profiles
+from tests.faults.harness import Profile, Verdict, exports_of, profiles
 
 BROKEN = 3
 
@@ -35,9 +35,13 @@ def test_a_malformed_row_stops_the_run_naming_provider_file_and_line(
     assert re.search(profile.name, message, re.IGNORECASE), message
     assert re.search(r"line \d+", message), message
     assert "on_bad_rows" in message, message
-    result = verdict(run, "malformed rows, on_bad_rows: fail")
-    # Nothing after the bad row is loaded as if the file were complete.
-    assert result.rows_extra == result.rows_changed == 0
+    # The window stays open: the export is resumed by the next run, here told to skip.
+    assert exports_of(run.state or {}, run.stream)
+    rerun = run.run_cli(on_bad_rows="skip")
+    assert rerun.exit_code == 0, rerun.stderr[-2000:]
+    result = verdict(run, "malformed rows: fail, then a rerun with on_bad_rows: skip")
+    assert (result.rows_lost, result.rows_extra, result.rows_changed) == (0, 0, 0)
+    assert result.duplicate_exports == 0
 
 
 @pytest.mark.parametrize("profile", profiles(), ids=str)
