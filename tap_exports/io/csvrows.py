@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from tap_exports.errors import DataError
 from tap_exports.io.chunks import line_blocks, strip_bom
-from tap_exports.io.rows import BadRowPolicy, BadRows, DecodeStats
+from tap_exports.io.rows import BATCH_ROWS, BadRowPolicy, BadRows, DecodeStats, flatten
 
 if TYPE_CHECKING:
     import _csv
@@ -38,6 +38,8 @@ class CsvOptions:
     """Column names for files without a header line."""
     skip_repeated_header: bool = True
     """Paged CSV may repeat the header mid-file; a row equal to the header is dropped."""
+    empty_as_null: bool = False
+    """Read empty cells as null, for providers whose CSV writes a missing value so."""
 
     def __post_init__(self) -> None:
         if not self.has_header and not self.fieldnames:
@@ -53,10 +55,29 @@ def iter_csv_rows(
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
 ) -> Iterator[list[str]]:
-    """Yield the header once, then every data row as a list of strings, unaltered.
+    """Yield the header once, then every data row as a list of strings, unaltered."""
+    yield from flatten(
+        iter_csv_batches(
+            chunks, source_name=source_name, options=options, on_bad_row=on_bad_row, stats=stats
+        )
+    )
+
+
+def iter_csv_batches(
+    chunks: Iterable[bytes],
+    *,
+    source_name: str,
+    options: CsvOptions = CsvOptions(),
+    on_bad_row: BadRows = "fail",
+    stats: DecodeStats | None = None,
+    size: int = BATCH_ROWS,
+) -> Generator[list[list[str]], None, None]:
+    """Yield ``[header]`` once, then the data rows in lists of up to ``size``.
 
     Nothing is yielded for an empty file. Problems in the header always raise
-    :class:`DataError`; problems in data rows follow ``on_bad_row``.
+    :class:`DataError`; problems in data rows follow ``on_bad_row``. A batch is
+    read and checked with C-level calls; only a batch holding a problem (or a
+    blank line, or a repeated header) is walked row by row to name its lines.
     """
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
@@ -72,32 +93,84 @@ def iter_csv_rows(
     header = _read_header(reader, problems, source_name, options)
     if header is None:
         return
-    yield header
-    repeated = header if options.has_header and options.skip_repeated_header else None
-    width = len(header)
-    previous_line = reader.line_num
+    yield [header]
+    check = _RowCheck(
+        width=len(header),
+        repeated=header if options.has_header and options.skip_repeated_header else None,
+        problems=problems,
+        policy=policy,
+        lines=reader.line_num,
+    )
     while True:
+        batch: list[list[str]] = []
+        error = None
         try:
-            for row in reader:
-                start_line = previous_line + 1
-                previous_line = reader.line_num
-                if problems:
-                    line, problem = problems[0]
-                    problems.clear()
-                    policy.bad(line, problem)
-                elif len(row) != width:
-                    if row:
-                        policy.bad(start_line, f"expected {width} fields, found {len(row)}")
-                elif row != repeated:
-                    stats.rows += 1
-                    yield row
+            # On a csv.Error, list.extend keeps the rows it had already taken.
+            batch.extend(islice(reader, size))
         except csv.Error as exc:
-            problems.clear()
-            start_line = previous_line + 1
-            previous_line = reader.line_num
-            policy.bad(start_line, f"malformed CSV ({exc})")
-        else:
+            error = exc
+        if not batch and error is None:
             return
+        if error is None and check.clean(batch):
+            check.lines = reader.line_num
+            stats.rows += len(batch)
+            yield batch
+            continue
+        for good in check.vetted(batch, error, reader.line_num):
+            stats.rows += len(good)
+            yield good
+
+
+@dataclass
+class _RowCheck:
+    """What makes a data row bad, and where the rows read so far end."""
+
+    width: int
+    repeated: list[str] | None
+    problems: list[LineProblem]
+    policy: BadRowPolicy
+    lines: int
+    """Physical lines consumed by the rows checked so far."""
+
+    def clean(self, batch: list[list[str]]) -> bool:
+        """True when no row of ``batch`` needs a closer look."""
+        return (
+            not self.problems
+            and set(map(len, batch)) == {self.width}
+            and (self.repeated is None or self.repeated not in batch)
+        )
+
+    def vetted(
+        self, batch: list[list[str]], error: csv.Error | None, lines_after: int
+    ) -> Iterator[list[str]]:
+        """The good rows of ``batch``, reporting each bad one by its first physical line.
+
+        A row spans one line plus one per line end inside its quoted values; a
+        ``csv.Error`` stopped reading at the row after the last one in ``batch``.
+        Good rows are handed on before a bad row is reported, as they were read.
+        """
+        good: list[list[str]] = []
+        for row in batch:
+            start = self.lines + 1
+            self.lines += 1 + sum(value.count("\n") for value in row)
+            problem = next((p for p in self.problems if start <= p[0] <= self.lines), None)
+            if problem is None and (len(row) == self.width or not row):
+                if row and row != self.repeated:
+                    good.append(row)
+                continue
+            if good:
+                yield good
+                good = []
+            if problem is not None:
+                self.policy.bad(*problem)
+            else:
+                self.policy.bad(start, f"expected {self.width} fields, found {len(row)}")
+        if good:
+            yield good
+        if error is not None:
+            self.policy.bad(self.lines + 1, f"malformed CSV ({error})")
+        self.problems.clear()
+        self.lines = lines_after
 
 
 def _read_header(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator
+from contextlib import closing
 from enum import StrEnum
 from itertools import chain, islice
 from typing import Any, BinaryIO
 
 from tap_exports.errors import DataError
 from tap_exports.io.chunks import strip_bom
-from tap_exports.io.csvrows import CsvOptions, iter_csv_rows
+from tap_exports.io.csvrows import CsvOptions, iter_csv_batches, iter_csv_rows
 from tap_exports.io.decompress import DecompressionLimits, iter_payloads
 from tap_exports.io.jsonrows import iter_json_array, iter_ndjson_batches
-from tap_exports.io.rows import BadRows, DecodeStats, flatten
+from tap_exports.io.rows import BATCH_ROWS, BadRows, DecodeStats, flatten
 
 __all__ = [
     "BadRows",
@@ -39,10 +40,6 @@ class FileFormat(StrEnum):
     """A top-level array of objects."""
     AUTO = "auto"
     """``[`` first means a JSON array, ``{`` means NDJSON; for providers that do not say."""
-
-
-#: Records per batch handed on by :func:`iter_record_batches` (NDJSON: one block's worth).
-BATCH_ROWS = 2048
 
 
 def iter_records(
@@ -109,13 +106,22 @@ def _csv_batches(
     on_bad_row: BadRows,
     stats: DecodeStats,
 ) -> Generator[list[dict[str, Any]], None, None]:
-    rows = iter_csv_rows(
+    batches = iter_csv_batches(
         chunks, source_name=source_name, options=options, on_bad_row=on_bad_row, stats=stats
     )
-    header = next(rows, None)
-    if header is not None:
-        for batch in batched(rows):
-            yield [dict(zip(header, row, strict=False)) for row in batch]
+    with closing(batches):
+        first = next(batches, None)
+        if first is None:
+            return
+        header = first[0]
+        for batch in batches:
+            if options.empty_as_null:
+                yield [
+                    {name: value or None for name, value in zip(header, row, strict=False)}
+                    for row in batch
+                ]
+            else:
+                yield [dict(zip(header, row, strict=False)) for row in batch]
 
 
 def _sniff_json(

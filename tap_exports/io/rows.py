@@ -10,6 +10,8 @@ from tap_exports.errors import DataError
 
 BadRows = Literal["fail", "skip"]
 """``fail`` stops at the first unreadable row; ``skip`` drops it and counts it."""
+#: Records per batch handed on by the decoders (NDJSON: one block's worth).
+BATCH_ROWS = 2048
 SKIP_HINT = "fix the file at the provider, or set on_bad_rows: skip to load the other rows"
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_exports.errors import DataError
-from tap_exports.io.csvrows import CsvOptions, iter_csv_rows
+from tap_exports.io.csvrows import CsvOptions, iter_csv_batches, iter_csv_rows
 from tap_exports.io.decode import DecodeStats
 
 
@@ -186,3 +186,66 @@ def test_round_trip_of_anything_csv_writer_writes(header, data):
     options = CsvOptions(delimiter=",", skip_repeated_header=False)
     read = list(iter_csv_rows([text.getvalue().encode()], source_name="x.csv", options=options))
     assert read == [header, *rows]
+
+
+_MESSY = (
+    b"a,b\n"
+    b'1,"x\ny"\n'  # lines 2-3
+    b"\n"  # 4: blank, ignored
+    b"a,b\n"  # 5: repeated header, dropped
+    b"5,6,7\n"  # 6: too many fields
+    b'8,"cut\xff\nhere"\n'  # 7-8: bad UTF-8 on line 7
+    b'9,"q"x\n'  # 9: stray quote (csv.Error)
+    b"10,11\n"  # 10
+    b'12,"a\r\nb"\n'  # 11-12
+    b"13\n"  # 13: too few fields
+    b"14,x\x00\n"  # 14: NUL byte
+    b"15,16\n"  # 15
+)
+_MESSY_GOOD = [["1", "x\ny"], ["10", "11"], ["12", "a\r\nb"], ["15", "16"]]
+_MESSY_BAD_LINES = [6, 7, 9, 13, 14]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 2048])
+def test_batches_skip_bad_rows_whatever_the_batch_size(size):
+    stats = DecodeStats()
+    batches = iter_csv_batches(
+        [_MESSY], source_name="x.csv", on_bad_row="skip", stats=stats, size=size
+    )
+    header, *rows = [row for batch in batches for row in batch]
+    assert (header, rows) == (["a", "b"], _MESSY_GOOD)
+    assert (stats.rows, stats.bad_rows) == (4, 5)
+
+
+@pytest.mark.parametrize("size", [1, 3, 2048])
+def test_each_bad_row_is_named_by_its_first_line_whatever_the_batch_size(size):
+    lines = []
+    data = _MESSY
+    for _ in _MESSY_BAD_LINES:
+        with pytest.raises(DataError) as caught:
+            list(iter_csv_batches([data], source_name="x.csv", size=size))
+        lines.append(caught.value.line)
+        # Blank the reported row's lines (keeping the line count) and read again.
+        split = data.split(b"\n")
+        first = caught.value.line - 1
+        last = first + 1 if split[first].count(b'"') % 2 else first
+        for index in range(first, last + 1):
+            split[index] = b""
+        data = b"\n".join(split)
+    assert lines == _MESSY_BAD_LINES
+
+
+def test_rows_before_a_bad_row_are_handed_on_before_it_fails():
+    batches = iter_csv_batches([b"a,b\n1,2\n3,4\n5\n6,7\n"], source_name="x.csv")
+    assert next(batches) == [["a", "b"]]
+    assert next(batches) == [["1", "2"], ["3", "4"]]
+    with pytest.raises(DataError, match="line 4"):
+        next(batches)
+
+
+def test_empty_cells_read_as_null_when_the_provider_says_so(decode):
+    data = b'a,b,c\n,x,""\n'
+    assert decode(data) == [{"a": "", "b": "x", "c": ""}]
+    assert decode(data, csv_options=CsvOptions(empty_as_null=True)) == [
+        {"a": None, "b": "x", "c": None}
+    ]
