@@ -8,6 +8,7 @@ the whole list and the engine keeps only rows newer than the bookmark.
 from __future__ import annotations
 
 import email.utils
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from tap_exports.engine.listing import ExportListingStream
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ExportGoneError, ProviderError
-from tap_exports.io.decode import FileFormat
+from tap_exports.io.decode import CsvOptions, FileFormat
 from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.base import Provider
 
@@ -94,16 +95,31 @@ MONTHS = {
 }
 
 
+_UTC = frozenset((" UTC", " GMT"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_day(prefix: str) -> str | None:
+    """``Fri, 21 Oct 2011`` → ``2011-10-21T``; None for another layout."""
+    month = MONTHS.get(prefix[8:11])
+    if month is None or not (prefix[5:7].isdigit() and prefix[12:16].isdigit()):
+        return None
+    return f"{prefix[12:16]}-{month}-{prefix[5:7]}T"
+
+
 def rfc2822_to_iso(value: str | None) -> str | None:
     """Mailgun dates (``Fri, 21 Oct 2011 11:02:55 UTC``) as RFC 3339 UTC.
 
-    Mailgun writes one fixed UTC/GMT layout, which is cut apart directly (this runs
-    once per row); anything else goes through the general RFC 2822 parser.
+    Mailgun writes one fixed UTC/GMT layout, which is cut apart directly, its day
+    worked out once (this runs once per row); anything else goes through the
+    general RFC 2822 parser.
     """
     if not value:
         return None
-    if len(value) == 29 and value[25:] in {" UTC", " GMT"} and value[8:11] in MONTHS:
-        return f"{value[12:16]}-{MONTHS[value[8:11]]}-{value[5:7]}T{value[17:25]}Z"
+    if len(value) == 29 and value[25:] in _UTC:
+        day = _utc_day(value[:16])
+        if day is not None:
+            return day + value[17:25] + "Z"
     return format_instant(email.utils.parsedate_to_datetime(value))
 
 
@@ -185,21 +201,24 @@ class MailgunListExport(ExportAdapter):
                 name=f"Mailgun export {job.export_id} ({normalized(self.list_url)}.csv)",
             ),
             format=FileFormat.CSV,
+            csv=CsvOptions(empty_as_null=True),
             transform=self.transform,
         )
 
     def transform(self, row: Row) -> Row:
-        """CSV cells → schema fields: ISO dates, booleans, the list's domain."""
-        out: Row = {key: (value if value != "" else None) for key, value in row.items()}
-        out["created_at"] = rfc2822_to_iso(out.get("created_at"))
+        """CSV cells → schema fields: ISO dates, booleans, the list's domain.
+
+        Empty cells already arrive as None. Each row is a fresh dict: changed in place.
+        """
+        row["created_at"] = rfc2822_to_iso(row.get("created_at"))
         if self.kind == "domains":
-            wildcard = out.get("wildcard")
-            out["wildcard"] = None if wildcard is None else str(wildcard).lower() == "true"
+            wildcard = row.get("wildcard")
+            row["wildcard"] = None if wildcard is None else str(wildcard).lower() == "true"
         else:
-            out["domain"] = self.domain
+            row["domain"] = self.domain
         if self.kind == "unsubscribes":
-            out["tag"] = out.get("tag") or "*"
-        return out
+            row["tag"] = row.get("tag") or "*"
+        return row
 
 
 class MailgunBulkStream(BulkExportStream):
