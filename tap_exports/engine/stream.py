@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import logging
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -181,6 +182,10 @@ class BulkExportStream(Stream):
         if context is None and self.partitions:
             contexts = list(self.partitions)
         shaper = RecordShaper(self, logger=self.logger)
+        # Millions of short-lived rows trigger many full collections, each walking
+        # every object the SDK and its imports left behind (a quarter of the CPU
+        # time at a million rows). Those survivors are long-lived: park them.
+        gc.freeze()
         with self._record_counter, timer:
             for current in contexts:
                 self._record_counter.with_context(current or {})
@@ -597,13 +602,9 @@ class BulkExportStream(Stream):
             rows = batch[skip - count :] if count < skip else batch
             count += size
             if key:
-                if floor is not None:
-                    rows = [row for row in rows if str(row.get(key) or floor) >= floor]
-                values = [str(value) for row in rows if (value := row.get(key)) is not None]
-                if values:
-                    top = max(values)
-                    if newest is None or top > newest:
-                        newest = top
+                rows, top = _since(rows, key, floor)
+                if top is not None and (newest is None or top > newest):
+                    newest = top
             if rows:
                 yield rows
                 emitted += len(rows)
@@ -612,3 +613,25 @@ class BulkExportStream(Stream):
         if tracked:
             export["rows_emitted"] = count  # type: ignore[index]
         return newest
+
+
+def _since(rows: list[Row], key: str, floor: str | None) -> tuple[list[Row], str | None]:
+    """``rows`` without those whose ``key`` is before ``floor``, and the newest ``key``.
+
+    Values compare as text (ISO instants). The common batch, all text and all at or
+    after the floor, costs one pass to collect the values and C-level min/max.
+    """
+    values = [value for row in rows if (value := row.get(key)) is not None]
+    if not values:
+        return rows, None
+    try:
+        low, high = min(values), max(values)
+    except TypeError:
+        low = high = None
+    if not isinstance(low, str) or not isinstance(high, str):
+        values = [str(value) for value in values]
+        low, high = min(values), max(values)
+    if floor is None or low >= floor:
+        return rows, high
+    kept = [row for row in rows if str(row.get(key) or floor) >= floor]
+    return kept, high if high >= floor else None

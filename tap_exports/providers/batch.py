@@ -319,10 +319,10 @@ class BatchEventsExport(BatchExport):
 
     @override
     def transform(self, row: Row) -> Row:
-        identifiers = row.get("identifiers") or {}
-        out = {key: value for key, value in row.items() if key != "identifiers"}
-        out["custom_id"] = identifiers.get("custom_id")
-        return out
+        # The decoder hands over a fresh dict per line: reshaped in place, not copied.
+        identifiers = row.pop("identifiers", None) or {}
+        row["custom_id"] = identifiers.get("custom_id")
+        return row
 
 
 class BatchProfilesExport(BatchExport):
