@@ -142,7 +142,7 @@ class _RowCheck:
 
     def vetted(
         self, batch: list[list[str]], error: csv.Error | None, lines_after: int
-    ) -> Iterator[list[str]]:
+    ) -> Iterator[list[list[str]]]:
         """The good rows of ``batch``, reporting each bad one by its first physical line.
 
         A row spans one line plus one per line end inside its quoted values; a
