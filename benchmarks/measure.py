@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 _METRIC = re.compile(r"METRIC: (\{.*\})\s*$", re.MULTILINE)
-_COMPLETE = re.compile(r"export (\S+) is COMPLETE after ([\d.]+) s")
+_FINISHED = re.compile(r"export (\S+) is (?:COMPLETE|EMPTY) after ([\d.]+) s")
 _TAIL_LINES = 15
 #: Children may write bytecode caches, as an installed tap has them; otherwise every process
 #: would compile the SDK and the tap again before its first row.
@@ -115,5 +115,9 @@ def records_counted(log: str, stream: str) -> int:
 
 
 def completion_times(log: str) -> dict[str, float]:
-    """Seconds from creation to the tap seeing COMPLETE, per export id (from the tap's log)."""
-    return {export: float(seconds) for export, seconds in _COMPLETE.findall(log)}
+    """Seconds from creation to the tap seeing it finished, per export id (from the tap's log).
+
+    An export that finished EMPTY was waited for like any other (Batch's last window
+    of events is one).
+    """
+    return {export: float(seconds) for export, seconds in _FINISHED.findall(log)}
