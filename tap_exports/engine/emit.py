@@ -171,12 +171,17 @@ class RecordEmitter:
         suffix = self.suffix
         shape = self.shaper.shape
         if self.plain:
-            # One identity map and nothing to conform: a row whose keys are exactly the
-            # selected properties is already its own record.
-            keep, prefix = self.shaper.keep, self.maps[0][1]
-            for row in rows:
+            # One identity map and nothing to conform: rows holding no property outside
+            # the selected ones are their own records. msgspec writes them one per line
+            # in one call; JSON text never holds a raw line end, so each line end is
+            # where one message ends and the next begins.
+            if rows and not self.shaper.keep.issuperset(set().union(*rows)):
+                rows = [shape(row) for row in rows]
+            if rows:
+                prefix = self.maps[0][1]
+                lines = self.encoder.encode_lines(rows)
                 buffer += prefix
-                encode_into(row if row.keys() == keep else shape(row), buffer, -1)
+                buffer += lines[:-1].replace(b"\n", suffix + prefix)
                 buffer += suffix
         else:
             for row in rows:
