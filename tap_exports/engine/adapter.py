@@ -21,6 +21,7 @@ from tap_exports.io.fetch import ByteSource
 
 Row = dict[str, Any]
 RowTransform = Callable[[Row], Row]
+"""Reshapes one decoded row into a record; each row is a fresh dict it may change in place."""
 
 
 def keep_row(row: Row) -> Row:

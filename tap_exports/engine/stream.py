@@ -32,7 +32,7 @@ from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.types import Context
 from typing_extensions import override
 
-from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
+from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError, keep_row
 from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper, RecordSink
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
@@ -549,7 +549,7 @@ class BulkExportStream(Stream):
                     limits=limits,
                 )
                 for batch in batches:
-                    yield [transform(row) for row in batch]
+                    yield batch if transform is keep_row else [transform(row) for row in batch]
             if stats.bad_rows:
                 LOGGER.warning(
                     "%s %s: skipped %d malformed rows in %s (on_bad_rows=skip)",
