@@ -130,8 +130,13 @@ def _registration_row(index: int, draws: Draws, moment: dt.datetime) -> Row:
 
 
 def _change_row(index: int, draws: Draws, moment: dt.datetime) -> Row:
+    """A changed contact, each row its own: Emarsys lists a contact once per export.
+
+    The export holds the contact's current values, so ``user_id`` is the stream's key.
+    """
+    del draws
     # Emarsys sometimes leaves "last update" empty.
-    return (1 + draws.below(CONTACTS), None if index % 50 == 7 else utc_text(moment))
+    return (1 + index, None if index % 50 == 7 else utc_text(moment))
 
 
 @dataclass(frozen=True)
