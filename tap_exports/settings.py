@@ -37,8 +37,9 @@ COMMON_SETTINGS = th.PropertiesList(
         "poll_max_interval_seconds",
         th.NumberType,
         default=60,
-        description="Longest wait between two status checks; waits grow by half, with jitter, "
-        "up to this.",
+        description="Longest wait between two status checks. Below it, each wait is at most "
+        "a third of the time already waited (with jitter), so an export is seen at most a "
+        "third of its duration late.",
     ),
     th.Property(
         "max_concurrent_exports",

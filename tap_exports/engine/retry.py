@@ -18,27 +18,28 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """Jittered exponential backoff between ``initial`` and ``maximum`` seconds.
+    """Jittered waits between status checks, each at most a third of the time waited so far.
 
-    The first wait is short so quick exports are detected quickly; each wait is then
-    half again as long as the last, so a long export costs few status requests while
-    every wait stays about a third of the time already waited: completion is seen at
-    most about a third late (doubling would let a 20 s export be seen after 30 s+).
-    Jitter ("equal jitter": each wait is drawn from the upper half of the current
-    step) keeps parallel streams from polling in lockstep.
+    An export that finishes is therefore seen at most a third of its duration late (a
+    20 s export by about 27 s), while the number of checks grows only with the
+    logarithm of the duration. The first waits are ``initial``, so quick exports are
+    seen quickly, and no wait is longer than ``maximum``. Jitter (each wait drawn from
+    the upper quarter of its step) keeps parallel streams from polling in lockstep.
     """
 
     initial: float
     maximum: float
-    factor: float = 1.5
+    share: float = 1 / 3
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:
         """Yield wait times forever; the caller bounds the loop with a deadline."""
         rng = rng or random.Random()
-        step = self.initial
+        waited = 0.0
         while True:
-            yield max(self.initial, rng.uniform(step / 2, step))
-            step = min(self.maximum, step * self.factor)
+            step = min(self.maximum, max(self.initial, waited * self.share))
+            delay = max(self.initial, rng.uniform(step * 0.75, step))
+            waited += delay
+            yield delay
 
 
 def parse_retry_after(

@@ -14,15 +14,31 @@ from tap_exports.engine.retry import PollSchedule, parse_retry_after, retry_dela
 
 def test_poll_schedule_grows_to_the_cap_and_stays_in_bounds():
     schedule = PollSchedule(initial=2, maximum=60)
-    delays = list(itertools.islice(schedule.delays(random.Random(7)), 14))
+    delays = list(itertools.islice(schedule.delays(random.Random(7)), 40))
     assert all(2 <= d <= 60 for d in delays)
-    assert delays[0] <= 2.0 + 1e-9
-    # once the step is capped, each wait is drawn from [cap/2, cap]
-    assert all(d >= 30 for d in delays[10:])
-    # before that, a wait is never longer than the time already waited plus the first step
-    for index in range(1, 10):
-        assert delays[index] <= sum(delays[:index]) + 2
-    assert sum(delays) < 14 * 60
+    assert delays[:4] == [2, 2, 2, 2]
+    waited = 0.0
+    for delay in delays:
+        # never more than a third of the time already waited (or the first wait) ...
+        assert delay <= max(2, waited / 3) + 1e-9
+        # ... and, once capped, from the upper quarter of the cap
+        if waited / 3 >= 60:
+            assert delay >= 45
+        waited += delay
+    assert waited / 3 > 60
+
+
+def test_a_one_minute_export_costs_a_dozen_checks_and_is_seen_within_a_third():
+    schedule = PollSchedule(initial=2, maximum=60)
+    for seed in range(20):
+        waited, checks = 0.0, 0
+        for delay in schedule.delays(random.Random(seed)):
+            waited += delay
+            checks += 1
+            if waited >= 60:
+                break
+        assert waited <= 60 * 4 / 3
+        assert checks <= 14
 
 
 def test_poll_schedule_jitter_differs_between_streams():
