@@ -108,6 +108,12 @@ def _poll(
     raise AssertionError(msg)
 
 
+#: Longest one wait of the main thread for a prepared export lasts. A signal the kernel
+#: hands to another thread does not wake a main thread blocked on a lock without a
+#: timeout; its Python handler (SIGTERM: write state, exit) runs only once it wakes.
+SIGNAL_CHECK_SECONDS = 0.5
+
+
 class ExportPoolStoppedError(Exception):
     """Ends a background wait once the run that wanted the export is over."""
 
@@ -145,6 +151,19 @@ class ExportPool:
         if self._stopped.wait(seconds):
             msg = "the run ended before this export was read"
             raise ExportPoolStoppedError(msg)
+
+    @staticmethod
+    def result(future: Future[ExportJob]) -> ExportJob:
+        """What a background wait ended with, waited for in slices (see SIGNAL_CHECK_SECONDS).
+
+        The loop ends with the future: its wait is bounded by ``export_timeout_seconds``
+        and ends early when the pool is shut down.
+        """
+        while True:
+            try:
+                return future.result(timeout=SIGNAL_CHECK_SECONDS)
+            except TimeoutError:
+                continue
 
     def shutdown(self) -> None:
         """Stop the pool without waiting for exports nobody will read.

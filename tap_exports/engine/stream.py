@@ -528,7 +528,7 @@ class BulkExportStream(Stream):
         prepared = self._prepared.get(self._slot(context))
         if prepared is not None and prepared[0].export_id == job.export_id:
             del self._prepared[self._slot(context)]
-            return prepared[1].result()
+            return self.exports_tap.export_pool.result(prepared[1])
         return self._wait(job, context)
 
     def _file_batches(self, job: ExportJob, adapter: ExportAdapter) -> Iterator[list[Row]]:
