@@ -37,13 +37,17 @@ def _skip(pattern: re.Pattern[bytes], data: bytes, pos: int) -> int:
 
 
 _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
-"""msgspec reports bad UTF-8 inside strings with the built-in error."""
+"""Bad UTF-8 in a string: the built-in error up to msgspec 0.22, msgspec's own from 0.23."""
 
 
-def _problem(exc: Exception) -> str:
+def _problem(exc: Exception, text: bytes) -> str:
+    """What is wrong with ``text``, told apart by checking it rather than by msgspec's wording,
+    which changes between releases."""
     if isinstance(exc, msgspec.ValidationError):
         return "not a JSON object"
-    if isinstance(exc, UnicodeDecodeError):
+    try:
+        text.decode()
+    except UnicodeDecodeError:
         return "invalid UTF-8"
     return f"invalid JSON ({exc})"
 
@@ -97,7 +101,7 @@ def _checked_lines(
         try:
             record = decoder.decode(line)
         except _DECODE_ERRORS as exc:
-            policy.bad(number, _problem(exc))
+            policy.bad(number, _problem(exc, line))
         else:
             yield record
 
@@ -188,10 +192,11 @@ def iter_json_array(
     pos, byte = window.expect_byte(pos + 1)
     while byte != _ARRAY_END:
         start, end = window.element_end(pos)
+        element = window.data[start:end]
         try:
-            record = decoder.decode(window.data[start:end])
+            record = decoder.decode(element)
         except _DECODE_ERRORS as exc:
-            policy.bad(window.line_at(start), _problem(exc))
+            policy.bad(window.line_at(start), _problem(exc, element))
         else:
             stats.rows += 1
             yield record

@@ -1,0 +1,1 @@
+"""The batch emulator: routes, datasets and options."""

@@ -1,0 +1,1 @@
+"""The connect emulator: routes, datasets and options."""

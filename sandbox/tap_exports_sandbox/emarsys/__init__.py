@@ -1,0 +1,1 @@
+"""The emarsys emulator: routes, datasets and options."""

@@ -1,0 +1,1 @@
+"""The packagex emulator: routes, datasets and options."""
