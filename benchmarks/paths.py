@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmarks.measure import Run, completion_times, records_counted, run
 from benchmarks.workloads import Workload, catalog, tap_config
-from tap_exports.sandbox import Sandbox
+from tap_exports_sandbox import Sandbox
 
 TAP = Path(sys.executable).with_name("tap-exports")
 #: Poll fast in throughput runs: the wait is reported apart and taken out of rows/s anyway.

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays
-from tap_exports.sandbox.batch import BatchEmulator
-from tap_exports.sandbox.batch_data import EVENTS_DATASET
-from tap_exports.sandbox.batch_options import BatchOptions
-from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
+from tap_exports_sandbox.batch.data import EVENTS_DATASET
+from tap_exports_sandbox.batch.emulator import BatchEmulator
+from tap_exports_sandbox.batch.options import BatchOptions
+from tap_exports_sandbox.mailgun.emulator import MailgunEmulator
 
 #: Rows are spread over this much of the sandbox's 30 days of history, so none is in the future.
 HISTORY_SECONDS = 20 * 86_400

@@ -1,12 +1,12 @@
 """The sandbox seen from Meltano: its settings as environment variables, and loaded rows vs truth.
 
-``python -m tap_exports.sandbox.summary env CONFIG`` prints ``export TAP_EXPORTS_...``
+``python -m demo.summary env CONFIG`` prints ``export TAP_EXPORTS_...``
 lines for a tap config written by ``tap-exports-sandbox --write-config``, the way Meltano
 reads dotted settings (``mailgun.api_key`` → ``TAP_EXPORTS_MAILGUN_API_KEY``), so every
 provider the sandbox emulates is configured without naming any of them; the ``decimal``
 settings of meltano.yml are left to its ``sandbox`` environment.
 
-``python -m tap_exports.sandbox.summary compare --truth FILE --duckdb FILE`` prints, per
+``python -m demo.summary compare --truth FILE --duckdb FILE`` prints, per
 stream, the rows the warehouse holds next to the sandbox's ground truth, and exits
 non-zero when any differ.
 """
@@ -168,8 +168,8 @@ def _duckdb_counts(path: Path, schema: str) -> dict[str, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m tap_exports.sandbox.summary``."""
-    parser = argparse.ArgumentParser(prog="python -m tap_exports.sandbox.summary")
+    """Entry point of ``python -m demo.summary``."""
+    parser = argparse.ArgumentParser(prog="python -m demo.summary")
     commands = parser.add_subparsers(dest="command", required=True)
     save = commands.add_parser("truth", help="print the sandbox's ground truth (before a run)")
     save.add_argument("url")

@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# Creates .venv with the tap, its sandbox and the development tools. Idempotent and quick
-# when nothing changed. Sourced by the other scripts; needs only python3 and a package index.
+# Creates .venv with exactly the versions in uv.lock: the tap, its sandbox, the demo's summary
+# and the development tools. Idempotent and quick when nothing changed. Needs only python3
+# and a package index; fails if uv.lock does not match pyproject.toml.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-if ! command -v uv >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check uv
-fi
-if [ ! -x .venv/bin/python ]; then
-  uv venv --quiet --python python3 .venv
-fi
-uv pip install --quiet --python .venv/bin/python -e '.[dev]'
+uv="$(bash scripts/uv.sh)"
+# Never download a Python build: use the interpreter this machine has.
+UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT="$root/.venv" \
+  "$uv" sync --quiet --locked --all-extras --python "${TAP_EXPORTS_PYTHON:-python3}"

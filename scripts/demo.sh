@@ -47,14 +47,14 @@ cat "$work/sandbox.log"
 
 # Every provider the sandbox emulates, as the TAP_EXPORTS_* variables Meltano reads, and
 # the demo warehouse's settings: every row loaded as delivered (see summary.demo_settings).
-eval "$(.venv/bin/python -m tap_exports.sandbox.summary env --demo "$work/tap-config.json")"
+eval "$(.venv/bin/python -m demo.summary env --demo "$work/tap-config.json")"
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
 meltano=(.venv-meltano/bin/meltano --environment sandbox)
 
 echo "==> meltano run tap-exports target-duckdb"
 "${meltano[@]}" install tap-exports target-duckdb
 # The ground truth says what the next full sync emits, so it is read before the run.
-.venv/bin/python -m tap_exports.sandbox.summary truth "$sandbox_url/_sandbox/truth" >"$work/truth.json"
+.venv/bin/python -m demo.summary truth "$sandbox_url/_sandbox/truth" >"$work/truth.json"
 warehouse="output/sandbox.duckdb"
 mkdir -p "$(dirname "$warehouse")"
 rm -f "$warehouse" "$warehouse.wal"
@@ -62,7 +62,7 @@ rm -f "$warehouse" "$warehouse.wal"
 
 echo "==> rows in $warehouse (schema tap_exports) vs the sandbox's ground truth"
 status=0
-.venv/bin/python -m tap_exports.sandbox.summary compare \
+.venv/bin/python -m demo.summary compare \
   --truth "$work/truth.json" --duckdb "$warehouse" || status=$?
 echo "demo finished in $((SECONDS - started)) s"
 exit "$status"

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays
+from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
 
 #: Exports finish in a fraction of a second, so lifecycle tests stay fast.
 FAST_DELAYS = StatusDelays(running_after=0.05, complete_after=0.15)

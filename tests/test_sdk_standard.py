@@ -9,8 +9,8 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_exports.engine.listing import ExportListingStream
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.sandbox import Sandbox, SandboxConfig
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox, SandboxConfig
 from tests.conftest import FAST_DELAYS
 
 # The SDK builds its test class from a static config, so the sandbox has to be

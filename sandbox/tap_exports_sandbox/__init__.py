@@ -4,15 +4,15 @@ Start one with ``with Sandbox() as sandbox:`` (or the ``tap-exports-sandbox`` co
 and point the tap at ``sandbox.tap_config()``.
 """
 
-from tap_exports.sandbox.clock import SandboxClock
-from tap_exports.sandbox.config import SandboxConfig, StatusDelays
-from tap_exports.sandbox.data import Dataset, DatasetRegistry
-from tap_exports.sandbox.encoders import CsvFormat, encode_csv, encode_ndjson
-from tap_exports.sandbox.faults import Fault, FaultKind, FaultPlan, FiredFault
-from tap_exports.sandbox.ftp import SandboxFtp
-from tap_exports.sandbox.mailgun.options import MailgunOptions
-from tap_exports.sandbox.server import Sandbox
-from tap_exports.sandbox.storage import Storage
+from tap_exports_sandbox.clock import SandboxClock
+from tap_exports_sandbox.config import SandboxConfig, StatusDelays
+from tap_exports_sandbox.data import Dataset, DatasetRegistry
+from tap_exports_sandbox.encoders import CsvFormat, encode_csv, encode_ndjson
+from tap_exports_sandbox.faults import Fault, FaultKind, FaultPlan, FiredFault
+from tap_exports_sandbox.ftp import SandboxFtp
+from tap_exports_sandbox.mailgun.options import MailgunOptions
+from tap_exports_sandbox.server import Sandbox
+from tap_exports_sandbox.storage import Storage
 
 __all__ = [
     "CsvFormat",

@@ -1,5 +1,5 @@
-"""``python -m tap_exports.sandbox``: the same as the ``tap-exports-sandbox`` command."""
+"""``python -m tap_exports_sandbox``: the same as the ``tap-exports-sandbox`` command."""
 
-from tap_exports.sandbox.cli import main
+from tap_exports_sandbox.cli import main
 
 raise SystemExit(main())

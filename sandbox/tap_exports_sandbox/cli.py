@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from tap_exports.sandbox.config import SandboxConfig
-from tap_exports.sandbox.server import Sandbox
+from tap_exports_sandbox.config import SandboxConfig
+from tap_exports_sandbox.server import Sandbox
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tap_exports.sandbox.batch_options import BatchOptions
-from tap_exports.sandbox.connect_events import ConnectOptions
-from tap_exports.sandbox.emarsys_options import EmarsysOptions
-from tap_exports.sandbox.mailgun.options import MailgunOptions
-from tap_exports.sandbox.packagex_options import PackageXOptions
+from tap_exports_sandbox.batch.options import BatchOptions
+from tap_exports_sandbox.connect.events import ConnectOptions
+from tap_exports_sandbox.emarsys.options import EmarsysOptions
+from tap_exports_sandbox.mailgun.options import MailgunOptions
+from tap_exports_sandbox.packagex.options import PackageXOptions
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class StatusDelays:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Everything a :class:`~tap_exports.sandbox.server.Sandbox` is built from.
+    """Everything a :class:`~tap_exports_sandbox.server.Sandbox` is built from.
 
     ``rows`` overrides ``default_rows`` per dataset name (``"mailgun/domains"``,
     ``"mailgun/mg.example.com/bounces"``, ...). Row ``i`` happens at ``epoch + i *

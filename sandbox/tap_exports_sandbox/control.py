@@ -1,6 +1,6 @@
 """``/_sandbox/``: the sandbox's own JSON API, for tests and demos in another process.
 
-Each route is a thin wrapper over the :class:`~tap_exports.sandbox.server.Sandbox`
+Each route is a thin wrapper over the :class:`~tap_exports_sandbox.server.Sandbox`
 method of the same meaning.
 """
 
@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 if TYPE_CHECKING:
-    from tap_exports.sandbox.server import Sandbox
+    from tap_exports_sandbox.server import Sandbox
 
 
 def _body() -> dict[str, Any]:

@@ -17,15 +17,15 @@ from typing import Any, ClassVar
 from flask import Blueprint, g, make_response, request
 from flask.typing import ResponseReturnValue
 
-from tap_exports.sandbox.background import BackgroundJobs
-from tap_exports.sandbox.clock import SandboxClock
-from tap_exports.sandbox.config import SandboxConfig
-from tap_exports.sandbox.data import DatasetRegistry
-from tap_exports.sandbox.faults import Fault, FaultKind, FaultPlan
-from tap_exports.sandbox.ftp import SandboxFtp
-from tap_exports.sandbox.stats import Stats
-from tap_exports.sandbox.storage import Storage
-from tap_exports.sandbox.transport import cut_response, early_response
+from tap_exports_sandbox.background import BackgroundJobs
+from tap_exports_sandbox.clock import SandboxClock
+from tap_exports_sandbox.config import SandboxConfig
+from tap_exports_sandbox.data import DatasetRegistry
+from tap_exports_sandbox.faults import Fault, FaultKind, FaultPlan
+from tap_exports_sandbox.ftp import SandboxFtp
+from tap_exports_sandbox.stats import Stats
+from tap_exports_sandbox.storage import Storage
+from tap_exports_sandbox.transport import cut_response, early_response
 
 View = Callable[..., ResponseReturnValue]
 

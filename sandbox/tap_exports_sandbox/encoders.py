@@ -13,7 +13,7 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from tap_exports.sandbox.data import Row, Value
+from tap_exports_sandbox.data import Row, Value
 
 CHUNK_BYTES = 64 * 1024
 

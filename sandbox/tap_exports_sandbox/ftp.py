@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tap_exports.sandbox.httpd import HOST
+from tap_exports_sandbox.httpd import HOST
 
 with warnings.catch_warnings():
     # pyftpdlib is built on asyncore and asynchat, deprecated since Python 3.11.

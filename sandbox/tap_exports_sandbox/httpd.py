@@ -14,7 +14,7 @@ from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
-from tap_exports.sandbox.transport import WSGIApp
+from tap_exports_sandbox.transport import WSGIApp
 
 HOST = "127.0.0.1"
 _POLL_SECONDS = 0.05  # how soon the accept loop notices stop()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from tap_exports.sandbox.batch import BatchEmulator
-from tap_exports.sandbox.connect import ConnectEmulator
-from tap_exports.sandbox.emarsys import EmarsysEmulator
-from tap_exports.sandbox.emulator import ProviderEmulator
-from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
-from tap_exports.sandbox.packagex import PackageXEmulator
+from tap_exports_sandbox.batch.emulator import BatchEmulator
+from tap_exports_sandbox.connect.emulator import ConnectEmulator
+from tap_exports_sandbox.emarsys.emulator import EmarsysEmulator
+from tap_exports_sandbox.emulator import ProviderEmulator
+from tap_exports_sandbox.mailgun.emulator import MailgunEmulator
+from tap_exports_sandbox.packagex.emulator import PackageXEmulator
 
 EMULATORS: tuple[type[ProviderEmulator], ...] = (
     MailgunEmulator,

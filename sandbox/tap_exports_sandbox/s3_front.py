@@ -21,10 +21,10 @@ from xml.sax.saxutils import escape
 from werkzeug.http import http_date
 from werkzeug.wrappers import Response
 
-from tap_exports.sandbox.clock import SandboxClock
-from tap_exports.sandbox.faults import FaultPlan
-from tap_exports.sandbox.moto_objects import StoredObject, find_object
-from tap_exports.sandbox.transport import WSGIApp, WSGIEnviron, cut_response, early_response
+from tap_exports_sandbox.clock import SandboxClock
+from tap_exports_sandbox.faults import FaultPlan
+from tap_exports_sandbox.moto_objects import StoredObject, find_object
+from tap_exports_sandbox.transport import WSGIApp, WSGIEnviron, cut_response, early_response
 
 #: Query parameters a plain (possibly pre-signed) GetObject may carry.
 _SIGNING_PARAMETERS = frozenset(

@@ -12,18 +12,18 @@ from typing import Any, Self, TypeVar
 
 from flask import Flask, request
 
-from tap_exports.sandbox.background import BackgroundJobs
-from tap_exports.sandbox.clock import SandboxClock
-from tap_exports.sandbox.config import SandboxConfig
-from tap_exports.sandbox.control import control_blueprint
-from tap_exports.sandbox.data import Dataset, DatasetRegistry
-from tap_exports.sandbox.emulator import EmulatorContext, ProviderEmulator
-from tap_exports.sandbox.faults import FaultPlan
-from tap_exports.sandbox.ftp import SandboxFtp
-from tap_exports.sandbox.httpd import LocalHttpServer
-from tap_exports.sandbox.registry import EMULATORS
-from tap_exports.sandbox.stats import Stats
-from tap_exports.sandbox.storage import Storage
+from tap_exports_sandbox.background import BackgroundJobs
+from tap_exports_sandbox.clock import SandboxClock
+from tap_exports_sandbox.config import SandboxConfig
+from tap_exports_sandbox.control import control_blueprint
+from tap_exports_sandbox.data import Dataset, DatasetRegistry
+from tap_exports_sandbox.emulator import EmulatorContext, ProviderEmulator
+from tap_exports_sandbox.faults import FaultPlan
+from tap_exports_sandbox.ftp import SandboxFtp
+from tap_exports_sandbox.httpd import LocalHttpServer
+from tap_exports_sandbox.registry import EMULATORS
+from tap_exports_sandbox.stats import Stats
+from tap_exports_sandbox.storage import Storage
 
 E = TypeVar("E", bound=ProviderEmulator)
 

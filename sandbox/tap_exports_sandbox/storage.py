@@ -22,11 +22,11 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 
-from tap_exports.sandbox.clock import SandboxClock
-from tap_exports.sandbox.faults import FaultPlan
-from tap_exports.sandbox.httpd import LocalHttpServer
-from tap_exports.sandbox.moto_objects import write_object
-from tap_exports.sandbox.s3_front import CredentialLeak, IssuedLink, S3Front
+from tap_exports_sandbox.clock import SandboxClock
+from tap_exports_sandbox.faults import FaultPlan
+from tap_exports_sandbox.httpd import LocalHttpServer
+from tap_exports_sandbox.moto_objects import write_object
+from tap_exports_sandbox.s3_front import CredentialLeak, IssuedLink, S3Front
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

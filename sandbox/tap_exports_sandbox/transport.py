@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from tap_exports.sandbox.faults import Fault, FaultKind
+from tap_exports_sandbox.faults import Fault, FaultKind
 
 WSGIEnviron = dict[str, Any]
 WSGIApp = Callable[[WSGIEnviron, Callable[..., Any]], Iterable[bytes]]

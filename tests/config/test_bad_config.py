@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_exports.sandbox import Sandbox, SandboxConfig
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox, SandboxConfig
 
 TAP = str(Path(sys.executable).with_name("tap-exports"))
 Config = dict[str, Any]

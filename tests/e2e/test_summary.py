@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tap_exports.sandbox.summary import (
+from demo.summary import (
     compare,
     decimal_settings,
     fetch_truth,

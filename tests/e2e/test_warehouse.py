@@ -19,16 +19,16 @@ from typing import Any
 import duckdb
 import pytest
 
-from tap_exports.engine.job import parse_instant
-from tap_exports.engine.stream import BulkExportStream
-from tap_exports.sandbox import Sandbox
-from tap_exports.sandbox.summary import (
+from demo.summary import (
     decimal_settings,
     demo_settings,
     loaded_counts,
     meltano_env,
 )
+from tap_exports.engine.job import parse_instant
+from tap_exports.engine.stream import BulkExportStream
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox
 from tests.e2e.conftest import ROOT, MeltanoProject, Postgres
 from tests.support import sync
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.sandbox import Sandbox
+from tap_exports_sandbox import Sandbox
 from tests.support import sync
 
 BOUNCES = "/v3/mg.example.com/bounces"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.sandbox import Sandbox
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox
 from tests.support import SyncResult, sync
 
 LISTS = ["/v3/domains", "/v3/mg.example.com/bounces", "/v3/mg.example.com/unsubscribes"]

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from tap_exports.sandbox import Sandbox
+from tap_exports_sandbox import Sandbox
 from tests.faults.harness import FAST, Profile, Reference, Scenario, Verdict, judge, sandbox_config
 
 TABLE = Path("build/fault-table.md")

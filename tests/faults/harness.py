@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tap_exports.engine.job import Window
-from tap_exports.sandbox import Fault, Sandbox, SandboxConfig, StatusDelays
-from tap_exports.sandbox.connect_events import ConnectOptions
-from tap_exports.sandbox.registry import EMULATORS
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Fault, Sandbox, SandboxConfig, StatusDelays
+from tap_exports_sandbox.connect.events import ConnectOptions
+from tap_exports_sandbox.registry import EMULATORS
 
 TAP = str(Path(sys.executable).with_name("tap-exports"))
 #: Exports finish within a fraction of a second; every fault sandbox shares one epoch so

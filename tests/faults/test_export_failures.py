@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tap_exports.sandbox import Fault
+from tap_exports_sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import Outcome, Profile, Scenario, Verdict, exports_of, profiles
 

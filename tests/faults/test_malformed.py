@@ -16,7 +16,7 @@ import pytest
 
 from tap_exports.errors import DataError
 from tap_exports.io.decode import DecodeStats, FileFormat, iter_records
-from tap_exports.sandbox import Fault
+from tap_exports_sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import Profile, Verdict, exports_of, profiles
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_exports.sandbox import Sandbox
+from tap_exports_sandbox import Sandbox
 from tests.faults.conftest import FaultTable
 from tests.faults.harness import PROFILES, Profile, Scenario, Verdict, catalog_selecting, profiles
 from tests.faults.harness import sandbox_config as fault_sandbox

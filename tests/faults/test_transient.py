@@ -12,7 +12,7 @@ import pytest
 
 from tap_exports.engine.http import ApiClient
 from tap_exports.io.http import HttpSource
-from tap_exports.sandbox import Fault
+from tap_exports_sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import FAST, Profile, Verdict, exports_of, profiles
 

@@ -27,11 +27,11 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_exports.engine.job import Window, format_instant, parse_instant
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
 from tap_exports.providers.batch import LAG, BatchApi, BatchProfilesExport
-from tap_exports.sandbox import Fault, Sandbox, StatusDelays
-from tap_exports.sandbox.batch import BatchEmulator, EmulatedExport
-from tap_exports.sandbox.batch_data import PROFILE_ATTRIBUTES, installation_ids
-from tap_exports.sandbox.batch_options import BatchOptions
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Fault, Sandbox, StatusDelays
+from tap_exports_sandbox.batch.data import PROFILE_ATTRIBUTES, installation_ids
+from tap_exports_sandbox.batch.emulator import BatchEmulator, EmulatedExport
+from tap_exports_sandbox.batch.options import BatchOptions
 
 TAP = Path(sys.executable).with_name("tap-exports")
 DOWNLOAD_ROUTE = "GET /batch/2.11/exports/download"

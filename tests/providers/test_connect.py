@@ -11,11 +11,11 @@ import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_exports.errors import ProviderError, UnknownStatusError
-from tap_exports.sandbox import Sandbox, SandboxConfig
-from tap_exports.sandbox.connect import ConnectEmulator
-from tap_exports.sandbox.connect_events import ConnectOptions
-from tap_exports.sandbox.faults import Fault
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox, SandboxConfig
+from tap_exports_sandbox.connect.emulator import ConnectEmulator
+from tap_exports_sandbox.connect.events import ConnectOptions
+from tap_exports_sandbox.faults import Fault
 from tests.conftest import FAST_DELAYS
 from tests.support import SyncResult, bookmark, run_cli, sync
 

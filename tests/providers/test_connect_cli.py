@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tap_exports.sandbox import Sandbox, SandboxConfig, StatusDelays
-from tap_exports.sandbox.connect import ConnectEmulator
-from tap_exports.sandbox.connect_events import ConnectOptions
+from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
+from tap_exports_sandbox.connect.emulator import ConnectEmulator
+from tap_exports_sandbox.connect.events import ConnectOptions
 from tests.conftest import FAST_DELAYS, SandboxFactory
 from tests.support import bookmark, run_cli
 

@@ -18,12 +18,12 @@ from tap_exports.errors import (
     ProviderError,
     UnknownStatusError,
 )
-from tap_exports.sandbox import Sandbox
-from tap_exports.sandbox.emarsys import EmarsysEmulator
-from tap_exports.sandbox.emarsys_data import FIELDS, contact_value
-from tap_exports.sandbox.emarsys_options import EmarsysOptions
-from tap_exports.sandbox.faults import Fault
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox
+from tap_exports_sandbox.emarsys.data import FIELDS, contact_value
+from tap_exports_sandbox.emarsys.emulator import EmarsysEmulator
+from tap_exports_sandbox.emarsys.options import EmarsysOptions
+from tap_exports_sandbox.faults import Fault
 from tests.support import SyncResult, run_cli, sync
 
 STREAMS = ("emarsys_responses", "emarsys_registrations", "emarsys_contact_changes")

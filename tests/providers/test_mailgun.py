@@ -8,9 +8,9 @@ import signal
 import pytest
 
 from tap_exports.providers.mailgun import rfc2822_to_iso
-from tap_exports.sandbox import Sandbox
-from tap_exports.sandbox.faults import Fault
-from tap_exports.sandbox.mailgun.options import MailgunOptions
+from tap_exports_sandbox import Sandbox
+from tap_exports_sandbox.faults import Fault
+from tap_exports_sandbox.mailgun.options import MailgunOptions
 from tests.conftest import FAST_DELAYS, SandboxFactory
 from tests.support import bookmark, run_cli, sync
 

@@ -14,12 +14,12 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
 from tap_exports.providers.packagex import listing
-from tap_exports.sandbox import Sandbox
-from tap_exports.sandbox.faults import Fault
-from tap_exports.sandbox.packagex import PackageXEmulator
-from tap_exports.sandbox.packagex_data import unsafe
-from tap_exports.sandbox.packagex_options import PACKAGEX_RESOURCES, PackageXOptions
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Sandbox
+from tap_exports_sandbox.faults import Fault
+from tap_exports_sandbox.packagex.data import unsafe
+from tap_exports_sandbox.packagex.emulator import PackageXEmulator
+from tap_exports_sandbox.packagex.options import PACKAGEX_RESOURCES, PackageXOptions
 from tests.conftest import FAST_DELAYS, SandboxFactory
 from tests.support import bookmark, run_cli, sync
 

@@ -15,8 +15,8 @@ from tap_exports.providers.packagex.api import PackageXApi, describe_field_error
 from tap_exports.providers.packagex.exports import SCHEMAS, ResourceExport
 from tap_exports.providers.packagex.listing import forget_deleted
 from tap_exports.providers.packagex.resources import BY_NAME, RESOURCES, RowShape, unsanitized
-from tap_exports.sandbox import DatasetRegistry
-from tap_exports.sandbox.packagex_data import define_resources
+from tap_exports_sandbox import DatasetRegistry
+from tap_exports_sandbox.packagex.data import define_resources
 
 SHIPMENTS = RowShape(SCHEMAS.get_schema("packagex_shipments"))
 BOOKMARK = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)

@@ -6,7 +6,7 @@ and a null key cannot be loaded at all.
 
 from __future__ import annotations
 
-from tap_exports.sandbox import Sandbox
+from tap_exports_sandbox import Sandbox
 from tests.support import sync
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from tap_exports.sandbox import Sandbox
+from tap_exports_sandbox import Sandbox
 
 _WAIT_SECONDS = 10.0
 _START_SECONDS = 30.0
@@ -95,7 +95,7 @@ def mailgun(sandbox: Sandbox, mailgun_client: Callable[[Sandbox], MailgunClient]
 
 @dataclass
 class SandboxProcess:
-    """``python -m tap_exports.sandbox`` running in a child process."""
+    """``python -m tap_exports_sandbox`` running in a child process."""
 
     process: subprocess.Popen[str]
     config: dict[str, Any]
@@ -117,7 +117,7 @@ def sandbox_process(tmp_path: Path) -> Iterator[Callable[..., SandboxProcess]]:
 
     def start(*arguments: str) -> SandboxProcess:
         config_file = tmp_path / f"config-{len(started)}.json"
-        command = [sys.executable, "-m", "tap_exports.sandbox", "--write-config", str(config_file)]
+        command = [sys.executable, "-m", "tap_exports_sandbox", "--write-config", str(config_file)]
         process = subprocess.Popen(
             [*command, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

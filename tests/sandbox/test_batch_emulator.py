@@ -16,10 +16,10 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tap_exports.sandbox import Fault, Sandbox
-from tap_exports.sandbox.batch import BatchEmulator
-from tap_exports.sandbox.batch_data import event_line, profile_line
-from tap_exports.sandbox.batch_options import BatchOptions
+from tap_exports_sandbox import Fault, Sandbox
+from tap_exports_sandbox.batch.data import event_line, profile_line
+from tap_exports_sandbox.batch.emulator import BatchEmulator
+from tap_exports_sandbox.batch.options import BatchOptions
 
 SPEC_PATH = Path(__file__).parents[1] / "providers" / "specs" / "batch-exports-list.openapi.json"
 SPEC_URI = "urn:batch-exports-openapi"

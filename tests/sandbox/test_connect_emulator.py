@@ -10,10 +10,10 @@ import jsonschema
 import pytest
 import requests
 
-from tap_exports.sandbox import Sandbox
-from tap_exports.sandbox.connect import ConnectEmulator
-from tap_exports.sandbox.connect_events import ConnectOptions, event_time
-from tap_exports.sandbox.faults import Fault
+from tap_exports_sandbox import Sandbox
+from tap_exports_sandbox.connect.emulator import ConnectEmulator
+from tap_exports_sandbox.connect.events import ConnectOptions, event_time
+from tap_exports_sandbox.faults import Fault
 
 WAIT_SECONDS = 10.0
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tap_exports.sandbox.connect_query import ExportQuery, QueryError
+from tap_exports_sandbox.connect.query import ExportQuery, QueryError
 
 EVENT = {"price": 12.5, "product": "Coffee beans", "customer.tier": "gold", "paid": True}
 

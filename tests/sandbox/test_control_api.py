@@ -7,7 +7,7 @@ import threading
 
 import requests
 
-from tap_exports.sandbox import Fault, Sandbox
+from tap_exports_sandbox import Fault, Sandbox
 
 BOUNCES = "/v3/mg.example.com/bounces"
 

@@ -10,10 +10,10 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_exports.sandbox import CsvFormat, DatasetRegistry, encode_csv, encode_ndjson
-from tap_exports.sandbox.data import AWKWARD_TEXT
-from tap_exports.sandbox.encoders import CHUNK_BYTES
-from tap_exports.sandbox.mailgun.datasets import define_lists
+from tap_exports_sandbox import CsvFormat, DatasetRegistry, encode_csv, encode_ndjson
+from tap_exports_sandbox.data import AWKWARD_TEXT
+from tap_exports_sandbox.encoders import CHUNK_BYTES
+from tap_exports_sandbox.mailgun.datasets import define_lists
 
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tap_exports.sandbox import Sandbox, StatusDelays
-from tap_exports.sandbox.emarsys_options import EmarsysOptions
+from tap_exports_sandbox import Sandbox, StatusDelays
+from tap_exports_sandbox.emarsys.options import EmarsysOptions
 
 VIENNA = ZoneInfo("Europe/Vienna")
 SLOW = StatusDelays(running_after=0.2, complete_after=0.4)

@@ -7,7 +7,7 @@ import email.utils
 
 import pytest
 
-from tap_exports.sandbox import Fault, FaultKind, FaultPlan
+from tap_exports_sandbox import Fault, FaultKind, FaultPlan
 
 BOOM = Fault.status(500, {"message": "boom"})
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tap_exports.sandbox import Sandbox
+from tap_exports_sandbox import Sandbox
 
 
 def connect(sandbox: Sandbox, password: str | None = None) -> ftplib.FTP:

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from tap_exports.sandbox import CsvFormat, Fault, MailgunOptions, Sandbox, StatusDelays
-from tap_exports.sandbox.mailgun.emulator import MailgunEmulator
+from tap_exports_sandbox import CsvFormat, Fault, MailgunOptions, Sandbox, StatusDelays
+from tap_exports_sandbox.mailgun.emulator import MailgunEmulator
 
 BOUNCES = "/v3/mg.example.com/bounces"
 #: For tests that must act while an export is still running, even on a loaded machine.

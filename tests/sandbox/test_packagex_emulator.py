@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 import requests
 
-from tap_exports.sandbox import Fault, Sandbox
-from tap_exports.sandbox.packagex import PackageXEmulator
-from tap_exports.sandbox.packagex_data import MODELS, Resource, unsafe
-from tap_exports.sandbox.packagex_exports import formula_candidate
-from tap_exports.sandbox.packagex_options import PackageXOptions
+from tap_exports_sandbox import Fault, Sandbox
+from tap_exports_sandbox.packagex.data import MODELS, Resource, unsafe
+from tap_exports_sandbox.packagex.emulator import PackageXEmulator
+from tap_exports_sandbox.packagex.exports import formula_candidate
+from tap_exports_sandbox.packagex.options import PackageXOptions
 from tests.conftest import FAST_DELAYS, SandboxFactory
 
 WAIT_SECONDS = 10.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tap_exports.sandbox import Fault, Sandbox
+from tap_exports_sandbox import Fault, Sandbox
 
 BODY = bytes(range(256)) * 1024  # 256 KiB, every byte value
 

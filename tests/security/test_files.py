@@ -15,9 +15,9 @@ import pytest
 from tap_exports.errors import DataError, DownloadError
 from tap_exports.io.decode import FileFormat, iter_records
 from tap_exports.io.fetch import FtpSource
-from tap_exports.sandbox import Sandbox
-from tap_exports.sandbox.batch_options import BatchOptions
 from tap_exports.settings import decompression_limits
+from tap_exports_sandbox import Sandbox
+from tap_exports_sandbox.batch.options import BatchOptions
 from tests.faults.harness import PROFILES, Scenario, profiles, sandbox_config
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tap_exports.sandbox import Fault, Sandbox, SandboxConfig
-from tap_exports.sandbox.connect_events import ConnectOptions
 from tap_exports.tap import TapExports
+from tap_exports_sandbox import Fault, Sandbox, SandboxConfig
+from tap_exports_sandbox.connect.events import ConnectOptions
 from tests.conftest import FAST_DELAYS
 
 TAP = str(Path(sys.executable).with_name("tap-exports"))

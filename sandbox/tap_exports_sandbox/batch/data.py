@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tap_exports.sandbox.data import Dataset, DatasetRegistry, Draws, Row, Value, awkward_text
+from tap_exports_sandbox.data import Dataset, DatasetRegistry, Draws, Row, Value, awkward_text
 
 EVENTS_DATASET = "batch/events"
 PROFILES_DATASET = "batch/profiles"

@@ -25,20 +25,19 @@ from typing import Any
 from flask import jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from tap_exports.providers.batch import LAG, LOOKBACK_MARGIN
-from tap_exports.sandbox.background import until_cancelled
-from tap_exports.sandbox.batch_data import (
+from tap_exports_sandbox.background import until_cancelled
+from tap_exports_sandbox.batch.data import (
     EVENT_NAMES,
     define_datasets,
     event_line,
     profile_line,
     rfc3339,
 )
-from tap_exports.sandbox.config import StatusDelays
-from tap_exports.sandbox.data import Dataset
-from tap_exports.sandbox.emulator import EmulatorContext, ProviderEmulator, Route
-from tap_exports.sandbox.encoders import CHUNK_BYTES, malformed_positions
-from tap_exports.sandbox.faults import FaultKind
+from tap_exports_sandbox.config import StatusDelays
+from tap_exports_sandbox.data import Dataset
+from tap_exports_sandbox.emulator import EmulatorContext, ProviderEmulator, Route
+from tap_exports_sandbox.encoders import CHUNK_BYTES, malformed_positions
+from tap_exports_sandbox.faults import FaultKind
 
 EVENTS, ATTRIBUTES = "EVENTS", "ATTRIBUTES"
 SCOPES = {EVENTS: "PROFILE_EVENTS", ATTRIBUTES: "PROFILE_ATTRIBUTES"}
@@ -91,6 +90,14 @@ def first_index_at(dataset: Dataset, moment: dt.datetime) -> int:
     offset = (moment - dataset.epoch) // dt.timedelta(microseconds=1)
     step = dataset.step // dt.timedelta(microseconds=1)
     return min(max(-(-offset // step), 0), dataset.size)
+
+
+#: The tap's documented Batch policy, restated here on purpose rather than imported, so the
+#: ground truth is an independent statement of what a sync should emit: a run stops this long
+#: before now (events reach Batch late) ...
+TAP_LAG = dt.timedelta(minutes=10)
+#: ... and a first sync starts this far inside the 3-month lookback Batch keeps.
+TAP_LOOKBACK_MARGIN = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -433,9 +440,9 @@ class BatchEmulator(ProviderEmulator):
     def stream_counts(self) -> dict[str, int]:
         """Rows a sync emits now: events inside the lookback and older than the tap's lag."""
         now = self.context.clock.now()
-        floor = now - dt.timedelta(days=self.options.lookback_days) + LOOKBACK_MARGIN
+        floor = now - dt.timedelta(days=self.options.lookback_days) + TAP_LOOKBACK_MARGIN
         return {
-            "batch_events": len(self.events_between(floor, now - LAG)),
+            "batch_events": len(self.events_between(floor, now - TAP_LAG)),
             "batch_profiles": self.profiles.size,
         }
 

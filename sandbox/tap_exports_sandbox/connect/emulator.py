@@ -24,14 +24,14 @@ from urllib.parse import urlsplit
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from tap_exports.sandbox.background import until_cancelled
-from tap_exports.sandbox.config import StatusDelays
-from tap_exports.sandbox.connect_events import define_collections, iso, json_chunks
-from tap_exports.sandbox.connect_query import ExportQuery, QueryError
-from tap_exports.sandbox.emulator import EmulatorContext, ProviderEmulator, Route
-from tap_exports.sandbox.encoders import malformed_positions
-from tap_exports.sandbox.faults import FaultKind
-from tap_exports.sandbox.storage import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+from tap_exports_sandbox.background import until_cancelled
+from tap_exports_sandbox.config import StatusDelays
+from tap_exports_sandbox.connect.events import define_collections, iso, json_chunks
+from tap_exports_sandbox.connect.query import ExportQuery, QueryError
+from tap_exports_sandbox.emulator import EmulatorContext, ProviderEmulator, Route
+from tap_exports_sandbox.encoders import malformed_positions
+from tap_exports_sandbox.faults import FaultKind
+from tap_exports_sandbox.storage import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 PENDING, RUNNING, COMPLETE, FAILED = "Pending", "Running", "Complete", "Failed"
 #: How far behind now the tap settings the sandbox hands out stop reading.

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tap_exports.sandbox.data import Dataset, DatasetRegistry, Draws, Row, RowMaker, awkward_text
+from tap_exports_sandbox.data import Dataset, DatasetRegistry, Draws, Row, RowMaker, awkward_text
 
 CHUNK_BYTES = 64 * 1024
 _PRODUCTS = ("Banana", "Coffee beans", "Notebook", "Desk lamp", "Headphones", "Bicycle bell")

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tap_exports.sandbox.data import Dataset, DatasetRegistry, Draws, Row, awkward_text
+from tap_exports_sandbox.data import Dataset, DatasetRegistry, Draws, Row, awkward_text
 
 CONTACTS = 5000
 _FIRST = ("Anna", "Ben", "Clara", "Dávid", "Eva", "Felix", "Grete", "Hugo", "Ida", "Jonas")

@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 from flask import Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from tap_exports.sandbox.background import until_cancelled
-from tap_exports.sandbox.data import Dataset, Row
-from tap_exports.sandbox.emarsys_data import (
+from tap_exports_sandbox.background import until_cancelled
+from tap_exports_sandbox.data import Dataset, Row
+from tap_exports_sandbox.emarsys.data import (
     ANALYSIS_FIELDS,
     FIELDS,
     LAST_UPDATE,
@@ -46,9 +46,9 @@ from tap_exports.sandbox.emarsys_data import (
     contact_value,
     define_exports,
 )
-from tap_exports.sandbox.emulator import EmulatorContext, ProviderEmulator, Route
-from tap_exports.sandbox.encoders import CsvFormat, encode_csv, malformed_positions
-from tap_exports.sandbox.faults import FaultKind
+from tap_exports_sandbox.emulator import EmulatorContext, ProviderEmulator, Route
+from tap_exports_sandbox.encoders import CsvFormat, encode_csv, malformed_positions
+from tap_exports_sandbox.faults import FaultKind
 
 API = "/api/v2"
 FRESHNESS = dt.timedelta(minutes=5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from tap_exports.sandbox.data import Dataset, DatasetRegistry, Draws, Row, awkward_text
+from tap_exports_sandbox.data import Dataset, DatasetRegistry, Draws, Row, awkward_text
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

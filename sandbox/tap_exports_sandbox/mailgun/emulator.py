@@ -16,12 +16,12 @@ from typing import Any
 from flask import Response, jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from tap_exports.sandbox.background import until_cancelled
-from tap_exports.sandbox.emulator import EmulatorContext, ProviderEmulator, Route
-from tap_exports.sandbox.encoders import encode_csv, malformed_positions
-from tap_exports.sandbox.faults import FaultKind
-from tap_exports.sandbox.mailgun.datasets import define_lists
-from tap_exports.sandbox.mailgun.exports import (
+from tap_exports_sandbox.background import until_cancelled
+from tap_exports_sandbox.emulator import EmulatorContext, ProviderEmulator, Route
+from tap_exports_sandbox.encoders import encode_csv, malformed_positions
+from tap_exports_sandbox.faults import FaultKind
+from tap_exports_sandbox.mailgun.datasets import define_lists
+from tap_exports_sandbox.mailgun.exports import (
     COMPLETE,
     ExportBook,
     MailgunExport,

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from tap_exports.sandbox.config import StatusDelays
-from tap_exports.sandbox.mailgun.datasets import MailgunList
+from tap_exports_sandbox.config import StatusDelays
+from tap_exports_sandbox.mailgun.datasets import MailgunList
 
 LIFETIME = dt.timedelta(hours=24)
 REQUESTED, PROCESSING, COMPLETE, FAILED = "requested", "processing", "complete", "failed"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tap_exports.sandbox.encoders import CsvFormat
+from tap_exports_sandbox.encoders import CsvFormat
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_exports.sandbox.data import Dataset, DatasetRegistry, Draws, Row, Value, awkward_text
+from tap_exports_sandbox.data import Dataset, DatasetRegistry, Draws, Row, Value, awkward_text
 
 #: First characters that make a spreadsheet read a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@")

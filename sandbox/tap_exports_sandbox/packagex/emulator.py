@@ -22,10 +22,10 @@ from typing import Any
 from flask import jsonify, request
 from flask.typing import ResponseReturnValue
 
-from tap_exports.sandbox.emulator import EmulatorContext, ProviderEmulator, Route
-from tap_exports.sandbox.faults import FaultKind
-from tap_exports.sandbox.packagex_data import ORGANIZATION_ID, Resource, define_resources
-from tap_exports.sandbox.packagex_exports import (
+from tap_exports_sandbox.emulator import EmulatorContext, ProviderEmulator, Route
+from tap_exports_sandbox.faults import FaultKind
+from tap_exports_sandbox.packagex.data import ORGANIZATION_ID, Resource, define_resources
+from tap_exports_sandbox.packagex.exports import (
     BATCH_ROWS,
     COMPLETED,
     FAILED,
@@ -38,7 +38,7 @@ from tap_exports.sandbox.packagex_exports import (
     formula_candidate,
     new_export_id,
 )
-from tap_exports.sandbox.packagex_options import PACKAGEX_RESOURCES
+from tap_exports_sandbox.packagex.options import PACKAGEX_RESOURCES
 
 LINKS = ("_csv_url", "_csv_error_url", "_csv_sanitized_url")
 LIST_ORDERS = ("created_at", "count_batches", "count_total", "updated_at")

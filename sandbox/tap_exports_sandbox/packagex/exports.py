@@ -20,12 +20,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_exports.sandbox.background import until_cancelled
-from tap_exports.sandbox.clock import SandboxClock
-from tap_exports.sandbox.config import StatusDelays
-from tap_exports.sandbox.data import Row, awkward_text
-from tap_exports.sandbox.encoders import CHUNK_BYTES, encode_csv
-from tap_exports.sandbox.packagex_data import (
+from tap_exports_sandbox.background import until_cancelled
+from tap_exports_sandbox.clock import SandboxClock
+from tap_exports_sandbox.config import StatusDelays
+from tap_exports_sandbox.data import Row, awkward_text
+from tap_exports_sandbox.encoders import CHUNK_BYTES, encode_csv
+from tap_exports_sandbox.packagex.data import (
     FORMULA_PREFIXES,
     Resource,
     Snapshot,
@@ -35,7 +35,7 @@ from tap_exports.sandbox.packagex_data import (
     sanitize,
     unsafe,
 )
-from tap_exports.sandbox.storage import Storage
+from tap_exports_sandbox.storage import Storage
 
 LIFETIME = dt.timedelta(hours=24)
 QUEUED, PROCESSING, COMPLETED, FAILED, TIMED_OUT = (
