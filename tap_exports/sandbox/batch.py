@@ -25,7 +25,7 @@ from typing import Any
 from flask import jsonify, redirect, request
 from flask.typing import ResponseReturnValue
 
-from tap_exports.providers.batch import LAG, LOOKBACK_MARGIN
+from tap_exports.providers.batch.exports import LAG, LOOKBACK_MARGIN
 from tap_exports.sandbox.background import until_cancelled
 from tap_exports.sandbox.batch_data import (
     EVENT_NAMES,
