@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_exports.engine.job import ExportJob, Window
-from tap_exports.engine.status import StatusMap
 from tap_exports.io.decode import CsvOptions, FileFormat
 from tap_exports.io.fetch import ByteSource
 
@@ -51,7 +50,6 @@ class ExportAdapter(ABC):
     """One bulk stream's export, as a provider does it."""
 
     provider: str
-    statuses: StatusMap
     #: Rows older than the window start are dropped by the engine, for providers
     #: whose exports cannot be filtered on the server (Mailgun).
     filters_client_side: bool = False

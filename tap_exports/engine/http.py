@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import requests
 
 from tap_exports.engine.retry import RETRYABLE_STATUSES, retry_delay
-from tap_exports.errors import ProviderError, redact
+from tap_exports.errors import ExportGoneError, ProviderError, redact
 
 LOGGER = logging.getLogger("tap_exports.http")
 USER_AGENT = "tap-exports/0.1 (+https://github.com/tap-exports/tap-exports)"
@@ -198,6 +198,16 @@ class ApiClient:
                 export_id=export_id,
             )
         return requests.compat.urljoin(response.url, location)
+
+    def get_export(
+        self, path: str, *, export_id: str, gone: str, **kwargs: Any
+    ) -> requests.Response:
+        """GET an export; a 404 means the provider dropped it, which the engine answers
+        by creating it again, so it raises :class:`ExportGoneError` saying ``gone``."""
+        response = self.request("GET", path, accept=(200, 404), export_id=export_id, **kwargs)
+        if response.status_code == 404:
+            raise ExportGoneError(self.provider, gone, export_id=export_id)
+        return response
 
     def close(self) -> None:
         """Release pooled connections."""

@@ -1,10 +1,11 @@
-"""What each provider module exposes to the tap: its settings, their checks, its streams."""
+"""What each provider package exposes to the tap: its typed settings, their checks, its streams."""
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from singer_sdk import Stream
 from singer_sdk import typing as th
@@ -12,10 +13,25 @@ from singer_sdk import typing as th
 from tap_exports.settings import http_url
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from tap_exports.tap import TapExports
 
+SettingsT = TypeVar("SettingsT", bound="DataclassInstance")
 
-class Provider(ABC):
+
+def read_settings(settings_type: type[SettingsT], section: Mapping[str, Any]) -> SettingsT:
+    """A provider's settings dataclass from its section: a setting absent or null takes the
+    dataclass default, so each default is written once, in the dataclass.
+
+    The SDK has checked the section against the settings schema before this runs.
+    """
+    known = {field.name for field in dataclasses.fields(settings_type)}
+    given = {name: value for name, value in section.items() if name in known and value is not None}
+    return settings_type(**given)
+
+
+class Provider(ABC, Generic[SettingsT]):
     """A provider's entry in the tap.
 
     Its streams are discovered only when its credentials are set, so one tap
@@ -30,17 +46,16 @@ class Provider(ABC):
     credentials: tuple[str, ...]
     #: Settings inside the provider's object that are URLs.
     url_settings: tuple[str, ...] = ("base_url",)
-
-    @property
-    @abstractmethod
-    def settings(self) -> th.PropertiesList:
-        """The properties of the provider's settings object."""
+    #: The dataclass the provider's section is read into (defaults included).
+    settings_type: type[SettingsT]
+    #: The properties of the provider's settings object, as Meltano and ``--about`` show them.
+    properties: th.PropertiesList
 
     def settings_property(self) -> th.Property[Any]:
         """The provider's settings as one nested object property."""
         return th.Property(
             self.key,
-            th.ObjectType(*self.settings.wrapped.values()),
+            th.ObjectType(*self.properties.wrapped.values()),
             description=f"{self.title} settings; its streams are discovered when "
             f"{' and '.join(f'{self.key}.{name}' for name in self.credentials)} "
             f"{'is' if len(self.credentials) == 1 else 'are'} set.",
@@ -50,6 +65,10 @@ class Provider(ABC):
         """The provider's settings object (empty when absent)."""
         value = config.get(self.key)
         return value if isinstance(value, Mapping) else {}
+
+    def settings(self, config: Mapping[str, Any]) -> SettingsT:
+        """The provider's settings, defaults filled in."""
+        return read_settings(self.settings_type, self.section(config))
 
     def configured(self, config: Mapping[str, Any]) -> bool:
         """True when any of the provider's settings is given."""
@@ -66,9 +85,9 @@ class Provider(ABC):
         for name in self.url_settings:
             if section.get(name) is not None:
                 http_url(section[name], f"{self.key}.{name}", errors)
-        return errors + self.validate_section(section)
+        return errors + self.check(self.settings(config))
 
-    def validate_section(self, section: Mapping[str, Any]) -> list[str]:
+    def check(self, settings: SettingsT) -> list[str]:
         """Provider-specific checks beyond credentials and URLs."""
         return []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tap_exports.providers.base import Provider
 from tap_exports.providers.batch import BATCH
 from tap_exports.providers.connect import CONNECT
@@ -9,4 +11,4 @@ from tap_exports.providers.emarsys import EMARSYS
 from tap_exports.providers.mailgun import MAILGUN
 from tap_exports.providers.packagex import PACKAGEX
 
-PROVIDERS: tuple[Provider, ...] = (MAILGUN, PACKAGEX, CONNECT, BATCH, EMARSYS)
+PROVIDERS: tuple[Provider[Any], ...] = (MAILGUN, PACKAGEX, CONNECT, BATCH, EMARSYS)

@@ -26,7 +26,8 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_exports.engine.job import Window, format_instant, parse_instant
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
-from tap_exports.providers.batch import LAG, BatchApi, BatchProfilesExport
+from tap_exports.providers.batch.client import BatchApi
+from tap_exports.providers.batch.exports import LAG, BatchProfilesExport
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Fault, Sandbox, StatusDelays
 from tap_exports_sandbox.batch.data import PROFILE_ATTRIBUTES, installation_ids

@@ -14,7 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 
 from tap_exports.engine.job import Window
 from tap_exports.io.decode import FileFormat
-from tap_exports.providers.emarsys.api import WsseAuth, password_digest
+from tap_exports.providers.emarsys.client import WsseAuth, password_digest
 from tap_exports.providers.emarsys.delivery import csv_target, read_layout
 from tap_exports.providers.emarsys.kinds import CONTACT_CHANGES, RESPONSES, parse_local_time
 from tap_exports.tap import TapExports

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tap_exports.providers.mailgun import rfc2822_to_iso
+from tap_exports.providers.mailgun.exports import rfc2822_to_iso
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.faults import Fault
 from tap_exports_sandbox.mailgun.options import MailgunOptions

@@ -11,7 +11,7 @@ import requests
 
 from tap_exports.engine.job import Window
 from tap_exports.errors import DataError
-from tap_exports.providers.packagex.api import PackageXApi, describe_field_error, unwrap
+from tap_exports.providers.packagex.client import PackageXApi, describe_field_error, unwrap
 from tap_exports.providers.packagex.exports import SCHEMAS, ResourceExport
 from tap_exports.providers.packagex.listing import forget_deleted
 from tap_exports.providers.packagex.resources import BY_NAME, RESOURCES, RowShape, unsanitized

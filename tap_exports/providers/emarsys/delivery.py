@@ -24,7 +24,8 @@ from tap_exports.io.decode import CsvOptions, FileFormat
 from tap_exports.io.ftp import FtpSource
 from tap_exports.io.http import RETRY_ON, discard
 from tap_exports.io.resumable import Opened, open_resumable
-from tap_exports.providers.emarsys.api import EmarsysApi, EmarsysError, reply_of
+from tap_exports.providers.emarsys.client import EmarsysApi, EmarsysError, reply_of
+from tap_exports.providers.emarsys.settings import FtpSettings
 
 if TYPE_CHECKING:
     import requests
@@ -111,29 +112,6 @@ def csv_target(
         ),
         transform=transform,
     )
-
-
-@dataclass(frozen=True)
-class FtpSettings:
-    """Where Emarsys uploads export files (``emarsys.ftp``)."""
-
-    host: str
-    port: int
-    username: str
-    password: str
-    directory: str
-    tls: bool
-    ca_file: str | None
-
-    def request(self) -> dict[str, Any]:
-        """The ``ftp_settings`` of an export request."""
-        return {
-            "host": self.host,
-            "port": self.port,
-            "username": self.username,
-            "password": self.password,
-            "folder": self.directory,
-        }
 
 
 def ftp_file(

@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from singer_sdk.schema.source import SchemaDirectory
 from typing_extensions import override
 
+from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
+from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ExportGoneError, ProviderError
-from tap_exports.providers.emarsys.api import EmarsysApi, EmarsysError, running_export_id
-from tap_exports.providers.emarsys.delivery import DataPages, FtpSettings, ftp_file
+from tap_exports.providers.emarsys.client import EmarsysApi, EmarsysError, running_export_id
+from tap_exports.providers.emarsys.delivery import DataPages, ftp_file
 from tap_exports.providers.emarsys.kinds import FIRST_RUN_HISTORY, ExportKind, parse_local_time
+from tap_exports.providers.emarsys.settings import FtpSettings
+
+if TYPE_CHECKING:
+    from tap_exports.tap import TapExports
 
 LOGGER = logging.getLogger("tap_exports.emarsys")
+SCHEMAS = SchemaDirectory(schemas)
 
 #: ``ready`` means the file exists but is not yet distributed (served by ``/data`` or
 #: uploaded to FTP); only ``done`` is finished.
@@ -54,7 +63,6 @@ class EmarsysExport(ExportAdapter):
     """Exports of one kind (responses, registrations or contact changes)."""
 
     provider = "Emarsys"
-    statuses = STATUSES
 
     def __init__(self, api: EmarsysApi, kind: ExportKind, settings: ExportSettings) -> None:
         self.api = api
@@ -177,3 +185,43 @@ class EmarsysExport(ExportAdapter):
             else:
                 out[name] = text
         return out
+
+
+class EmarsysStream(BulkExportStream):
+    """The rows of one export kind; the schema grows the configured contact fields."""
+
+    def __init__(self, tap: TapExports, adapter: EmarsysExport) -> None:
+        kind = adapter.kind
+        schema = SCHEMAS.get_schema(kind.stream)
+        contact = {name: {"type": ["string", "null"]} for name in adapter.settings.field_names}
+        super().__init__(
+            tap,
+            adapter,
+            name=kind.stream,
+            schema={**schema, "properties": {**schema["properties"], **contact}},
+        )
+        self.primary_keys = kind.primary_keys
+        self.replication_key = kind.replication_key
+
+
+def field_names(api: EmarsysApi, wanted: Sequence[int], reserved: set[str]) -> tuple[str, ...]:
+    """Stable property names for contact fields: their ``string_id``, else ``field_<id>``."""
+    catalogue = api.call("GET", "/field")
+    string_ids = {
+        int(item["id"]): str(item.get("string_id") or "")
+        for item in catalogue or []
+        if isinstance(item, Mapping) and "id" in item
+    }
+    unknown = [field for field in wanted if field not in string_ids]
+    if unknown:
+        raise ProviderError(
+            "Emarsys",
+            f"emarsys.contact_fields: no field with id {', '.join(map(str, unknown))} "
+            "in this account",
+            hint="GET /field lists the account's fields",
+        )
+    names = [string_ids[field] or f"field_{field}" for field in wanted]
+    return tuple(
+        f"field_{field}" if names.count(name) > 1 or name in reserved else name
+        for field, name in zip(wanted, names, strict=True)
+    )

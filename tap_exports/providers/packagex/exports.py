@@ -23,10 +23,10 @@ from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row, RowTr
 from tap_exports.engine.job import ExportJob, Window, format_instant
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.errors import ExportGoneError, ProviderError
+from tap_exports.errors import ProviderError
 from tap_exports.io.decode import FileFormat
 from tap_exports.io.fetch import HttpSource
-from tap_exports.providers.packagex.api import PROVIDER, PackageXApi, unwrap
+from tap_exports.providers.packagex.client import PROVIDER, PackageXApi, unwrap
 from tap_exports.providers.packagex.resources import CSV_FIELD_OPTIONS, Resource, RowShape
 
 if TYPE_CHECKING:
@@ -57,19 +57,12 @@ ERROR_URL = "_csv_error_url"
 
 def get_export(api: PackageXApi, export_id: str, *, links: bool = False) -> Mapping[str, Any]:
     """The export object; with fresh pre-signed links to all of its files when ``links``."""
-    response = api.request(
-        "GET",
+    response = api.get_export(
         f"/v1/exports/{export_id}",
         params={"include_json": "true", "include_csv": "true"} if links else None,
-        accept=(200, 404),
         export_id=export_id,
+        gone="the export no longer exists (PackageX deletes exports after 24 hours)",
     )
-    if response.status_code == 404:
-        raise ExportGoneError(
-            PROVIDER,
-            "the export no longer exists (PackageX deletes exports after 24 hours)",
-            export_id=export_id,
-        )
     export = unwrap(response.json())
     if not isinstance(export, Mapping):
         raise ProviderError(PROVIDER, "the answer holds no export object", export_id=export_id)
@@ -97,7 +90,6 @@ class ResourceExport(ExportAdapter):
     """The export of one PackageX resource."""
 
     provider = PROVIDER
-    statuses = STATUSES
 
     def __init__(
         self, api: PackageXApi, resource: Resource, shape: RowShape, file_format: str

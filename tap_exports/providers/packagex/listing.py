@@ -25,7 +25,7 @@ from tap_exports.engine.job import parse_instant
 from tap_exports.engine.listing import ExportListingStream
 from tap_exports.errors import ExportGoneError
 from tap_exports.io.decode import FileFormat, iter_records
-from tap_exports.providers.packagex.api import PackageXApi
+from tap_exports.providers.packagex.client import PackageXApi
 from tap_exports.providers.packagex.exports import (
     ERROR_URL,
     ISSUES_STREAM,

@@ -1,4 +1,4 @@
-"""Batch.com: profile EVENTS and ATTRIBUTES exports, multi-part NDJSON behind 20-minute links.
+"""Batch exports: how one is asked for, how Batch says it is done, where its parts are.
 
 Exports are created with ``POST /profiles/export`` and watched with
 ``GET /exports/view``; each part is fetched through ``GET /exports/download``,
@@ -11,58 +11,31 @@ snapshot each run.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import requests
-from singer_sdk import SchemaDirectory, Stream, StreamSchema
-from singer_sdk import typing as th
-from singer_sdk.helpers.types import Context
-from singer_sdk.pagination import JSONPathPaginator
+from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
-from tap_exports.engine.http import ApiClient
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
-from tap_exports.engine.listing import ExportListingStream
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.errors import ExportGoneError, ProviderError
+from tap_exports.errors import ProviderError
 from tap_exports.io.decode import FileFormat
 from tap_exports.io.fetch import HttpSource
-from tap_exports.providers.base import Provider
+from tap_exports.providers.batch.client import PROVIDER, BatchApi
+from tap_exports.providers.batch.settings import column, profile_properties
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
 
 LOGGER = logging.getLogger("tap_exports.batch")
 SCHEMAS = SchemaDirectory(schemas)
-DEFAULT_BASE_URL = "https://api.batch.com/2.11"
-
-EVENTS = (
-    "email_bounced",
-    "email_click",
-    "email_delivered",
-    "email_open",
-    "email_sent",
-    "email_spam_complaint",
-    "email_unsubscribed",
-    "sms_sent",
-    "sms_bounced",
-    "sms_delivered",
-    "sms_unsubscribed",
-    "push_sent",
-    "push_bounced",
-    "push_open",
-)
-IDENTIFIERS = ("custom_id", "installation_ids")
-DEFAULT_ATTRIBUTES = ("$email_address", "$language", "$region", "$timezone", "$last_activity")
 
 #: Batch keeps events this long; asking for older ones is an error.
 LOOKBACK = dt.timedelta(days=90)
@@ -75,7 +48,7 @@ LAG = dt.timedelta(minutes=10)
 MAX_WINDOW = dt.timedelta(days=30)
 
 STATUSES = StatusMap(
-    "Batch",
+    PROVIDER,
     {
         "CREATED": ExportStatus.PENDING,
         "PENDING": ExportStatus.PENDING,
@@ -87,75 +60,10 @@ STATUSES = StatusMap(
 IN_PROGRESS = frozenset({"CREATED", "PENDING", "RUNNING"})
 
 
-def profile_properties() -> dict[str, Any]:
-    """The identifier and native-attribute columns Batch can export, keyed by column."""
-    text = resources.files(schemas).joinpath("batch_profiles.json").read_text("utf-8")
-    properties: dict[str, Any] = json.loads(text)["properties"]
-    return properties
-
-
-NATIVE_ATTRIBUTES = tuple(f"${name}" for name in profile_properties() if name not in IDENTIFIERS)
-
-
-def listed(section: Mapping[str, Any], name: str, default: Iterable[str]) -> list[Any]:
-    """A list setting, its default when it is absent or null (an empty list stays empty)."""
-    value = section.get(name)
-    return list(default) if value is None else list(value)
-
-
-def column(attribute: str) -> str:
-    """The column an attribute loads into: native ``$language`` → ``language``."""
-    return attribute.removeprefix("$")
-
-
-class BatchAuth(requests.auth.AuthBase):
-    """Bearer REST key plus the project key, on every call to the Batch API."""
-
-    def __init__(self, rest_api_key: str, project_key: str) -> None:
-        self.rest_api_key = rest_api_key
-        self.project_key = project_key
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.rest_api_key}"
-        request.headers["X-Batch-Project"] = self.project_key
-        return request
-
-
-class BatchApi(ApiClient):
-    """Errors read ``{"error_message", "error_code"}``; 429 and 503 are retried like any 5xx."""
-
-    provider = "Batch"
-
-    def __init__(self, base_url: str, rest_api_key: str, project_key: str) -> None:
-        super().__init__(
-            base_url,
-            auth=BatchAuth(rest_api_key, project_key),
-            secrets=(rest_api_key, project_key),
-        )
-
-    @override
-    def error_message(self, response: requests.Response) -> str:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, Mapping) and body.get("error_message"):
-            message, code = str(body["error_message"]), body.get("error_code")
-            return f"{message} ({code})" if code else message
-        return super().error_message(response)
-
-    @override
-    def hint_for(self, status_code: int) -> str | None:
-        if status_code == 401:
-            return "check batch.rest_api_key and that it belongs to batch.project_key's project"
-        return super().hint_for(status_code)
-
-
 class BatchExport(ExportAdapter):
     """One kind of Batch profile export; subclasses say what to ask for and how rows read."""
 
-    provider = "Batch"
-    statuses = STATUSES
+    provider = PROVIDER
 
     def __init__(self, api: BatchApi) -> None:
         self.api = api
@@ -198,18 +106,12 @@ class BatchExport(ExportAdapter):
 
     @override
     def poll(self, job: ExportJob) -> ExportJob:
-        response = self.api.request(
-            "GET",
+        export = self.api.get_export(
             "/exports/view",
             params={"id": job.export_id},
-            accept=(200, 404),
             export_id=job.export_id,
-        )
-        if response.status_code == 404:
-            raise ExportGoneError(
-                self.provider, "Batch no longer knows this export", export_id=job.export_id
-            )
-        export = response.json()
+            gone="Batch no longer knows this export",
+        ).json()
         status = STATUSES(export.get("status"), export_id=job.export_id)
         files = sorted(
             (
@@ -383,156 +285,3 @@ class BatchProfilesStream(BulkExportStream):
     def __init__(self, tap: TapExports, export: BatchProfilesExport) -> None:
         super().__init__(tap, export, schema=profiles_schema(export.attributes, export.identifiers))
         self.primary_keys = ["custom_id"] if "custom_id" in export.identifiers else []
-
-
-class BatchCursorPaginator(JSONPathPaginator):
-    """Follows ``next_from`` while the page says ``has_more``."""
-
-    @override
-    def has_more(self, response: requests.Response) -> bool:
-        return bool(response.json().get("has_more"))
-
-
-class BatchExportsStream(ExportListingStream):
-    """Exports requested in the project over the last months (Batch keeps 3 to 4)."""
-
-    name = "batch_exports"
-    path = "/exports/list"
-    records_jsonpath = "$.exports[*]"
-    schema = StreamSchema(SCHEMAS)
-    page_size = 100
-
-    @override
-    def get_new_paginator(self) -> BatchCursorPaginator:
-        return BatchCursorPaginator("$.next_from")
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        params: dict[str, Any] = {"limit": self.page_size}
-        if next_page_token:
-            params["from"] = next_page_token
-        return params
-
-    @override
-    def post_process(self, row: Row, context: Context | None = None) -> Row | None:
-        """Batch's schema names the request time ``requested_at``, its examples ``request_date``."""
-        out = dict(row)
-        requested_at = out.pop("requested_at", None)
-        out["request_date"] = out.get("request_date") or requested_at
-        return out
-
-
-class BatchProvider(Provider):
-    """Batch.com's profile export API."""
-
-    key = "batch"
-    title = "Batch"
-    credentials = ("rest_api_key", "project_key")
-
-    @property
-    @override
-    def settings(self) -> th.PropertiesList:
-        return th.PropertiesList(
-            th.Property(
-                "rest_api_key",
-                th.StringType,
-                secret=True,
-                description="REST API key, sent as 'Authorization: Bearer <key>'.",
-            ),
-            th.Property(
-                "project_key",
-                th.StringType,
-                secret=True,
-                description="Project key, sent as the X-Batch-Project header.",
-            ),
-            th.Property(
-                "base_url",
-                th.StringType,
-                default=DEFAULT_BASE_URL,
-                description="API root including the version, e.g. https://api.batch.com/2.11.",
-            ),
-            th.Property(
-                "events",
-                th.ArrayType(th.StringType),
-                default=list(EVENTS),
-                description="Event types exported into batch_events (email_open, push_sent, "
-                "...); the default is every type Batch exports.",
-            ),
-            th.Property(
-                "attributes",
-                th.ArrayType(th.StringType),
-                default=list(DEFAULT_ATTRIBUTES),
-                description="Profile attributes exported into batch_profiles: native ones start "
-                "with $ (loaded without it), any other name is a custom attribute.",
-            ),
-            th.Property(
-                "identifiers",
-                th.ArrayType(th.StringType),
-                default=list(IDENTIFIERS),
-                description="Profile identifiers exported into batch_profiles: custom_id, "
-                "installation_ids.",
-            ),
-        )
-
-    @override
-    def validate_section(self, section: Mapping[str, Any]) -> list[str]:
-        errors: list[str] = []
-        events = listed(section, "events", EVENTS)
-        if not events:
-            errors.append("batch.events: name at least one event")
-        errors += [
-            f"batch.events: unknown event {name!r}; known: {', '.join(EVENTS)}"
-            for name in events
-            if name not in EVENTS
-        ]
-        identifiers = listed(section, "identifiers", IDENTIFIERS)
-        errors += [
-            f"batch.identifiers: unknown identifier {name!r}; known: {', '.join(IDENTIFIERS)}"
-            for name in identifiers
-            if name not in IDENTIFIERS
-        ]
-        attributes = listed(section, "attributes", DEFAULT_ATTRIBUTES)
-        if not attributes and not identifiers:
-            errors.append("batch.attributes: name at least one attribute or identifier")
-        columns: dict[str, str] = {name: name for name in identifiers}
-        for name in attributes:
-            if not isinstance(name, str) or name in {"", "$"}:
-                errors.append(f"batch.attributes: not an attribute name: {name!r}")
-            elif name.startswith("$") and name not in NATIVE_ATTRIBUTES:
-                errors.append(
-                    f"batch.attributes: unknown native attribute {name!r}; "
-                    f"known: {', '.join(NATIVE_ATTRIBUTES)}"
-                )
-            elif column(name) in columns:
-                errors.append(
-                    f"batch.attributes: {name!r} and {columns[column(name)]!r} would both "
-                    f"load into column {column(name)!r}"
-                )
-            else:
-                columns[column(name)] = name
-        return errors
-
-    @override
-    def streams(self, tap: TapExports) -> Sequence[Stream]:
-        section = self.section(tap.config)
-        api = BatchApi(
-            str(section.get("base_url") or DEFAULT_BASE_URL),
-            str(section["rest_api_key"]),
-            str(section["project_key"]),
-        )
-        profiles = BatchProfilesExport(
-            api,
-            listed(section, "attributes", DEFAULT_ATTRIBUTES),
-            listed(section, "identifiers", IDENTIFIERS),
-        )
-        events = BatchEventsExport(
-            api, listed(section, "events", EVENTS), stream=BatchEventsStream.name
-        )
-        return [
-            BatchExportsStream(tap, api),
-            BatchEventsStream(tap, events),
-            BatchProfilesStream(tap, profiles),
-        ]
-
-
-BATCH = BatchProvider()

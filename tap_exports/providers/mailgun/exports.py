@@ -1,8 +1,7 @@
-"""Mailgun: account-level exports of any list (``POST /v3/exports``), CSV via a 302 to S3.
+"""Mailgun list exports: create (adopting a running twin), poll, the CSV behind a 302, rows.
 
-The export API was dropped from Mailgun's public documentation in 2019 but is still
-implemented by its official SDK; exports cannot be filtered, so every run exports
-the whole list and the engine keeps only rows newer than the bookmark.
+Exports cannot be filtered, so the engine drops rows older than the window start
+(``filters_client_side``).
 """
 
 from __future__ import annotations
@@ -10,36 +9,29 @@ from __future__ import annotations
 import email.utils
 import functools
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import requests
-from singer_sdk import Stream
-from singer_sdk import typing as th
-from singer_sdk.helpers.types import Context
-from singer_sdk.pagination import SinglePagePaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
-from tap_exports.engine.http import ApiClient
 from tap_exports.engine.job import ExportJob, Window, format_instant
-from tap_exports.engine.listing import ExportListingStream
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.errors import ExportGoneError, ProviderError
+from tap_exports.errors import ProviderError
 from tap_exports.io.decode import CsvOptions, FileFormat
 from tap_exports.io.fetch import HttpSource
-from tap_exports.providers.base import Provider
+from tap_exports.providers.mailgun.client import PROVIDER, MailgunApi
+from tap_exports.providers.mailgun.settings import list_kind
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
 
 SCHEMAS = SchemaDirectory(schemas)
-LIST_KINDS = ("domains", "bounces", "unsubscribes", "complaints")
 
 STATUSES = StatusMap(
-    "Mailgun",
+    PROVIDER,
     {
         "requested": ExportStatus.PENDING,
         "processing": ExportStatus.RUNNING,
@@ -47,38 +39,6 @@ STATUSES = StatusMap(
         "failed": ExportStatus.FAILED,
     },
 )
-
-
-class MailgunApi(ApiClient):
-    """HTTP Basic auth as user ``api``; 429 bodies carry ``retry-seconds``."""
-
-    provider = "Mailgun"
-
-    def __init__(self, base_url: str, api_key: str) -> None:
-        super().__init__(
-            base_url, auth=requests.auth.HTTPBasicAuth("api", api_key), secrets=(api_key,)
-        )
-
-    @override
-    def retry_hint(self, response: requests.Response) -> float | None:
-        try:
-            seconds = response.json().get("retry-seconds")
-        except (ValueError, AttributeError):
-            return None
-        return float(seconds) if isinstance(seconds, int | float) else None
-
-
-def list_kind(list_url: str) -> tuple[str, str | None]:
-    """``/v3/domains`` → ``("domains", None)``; ``/v3/d.com/bounces`` → ``("bounces", "d.com")``."""
-    parts = [part for part in list_url.strip("/").split("/") if part]
-    if parts[:1] == ["v3"]:
-        parts = parts[1:]
-    if parts == ["domains"]:
-        return "domains", None
-    if len(parts) == 2 and parts[1] in LIST_KINDS[1:]:
-        return parts[1], parts[0]
-    msg = f"not an exportable list: {list_url!r}"
-    raise ValueError(msg)
 
 
 def normalized(list_url: str) -> str:
@@ -126,8 +86,7 @@ def rfc2822_to_iso(value: str | None) -> str | None:
 class MailgunListExport(ExportAdapter):
     """The export of one Mailgun list."""
 
-    provider = "Mailgun"
-    statuses = STATUSES
+    provider = PROVIDER
     filters_client_side = True
 
     def __init__(self, api: MailgunApi, list_url: str) -> None:
@@ -181,15 +140,11 @@ class MailgunListExport(ExportAdapter):
 
     @override
     def poll(self, job: ExportJob) -> ExportJob:
-        response = self.api.request(
-            "GET", f"/v3/exports/{job.export_id}", accept=(200, 404), export_id=job.export_id
+        response = self.api.get_export(
+            f"/v3/exports/{job.export_id}",
+            export_id=job.export_id,
+            gone="export no longer exists (exports last 24 hours)",
         )
-        if response.status_code == 404:
-            raise ExportGoneError(
-                self.provider,
-                "export no longer exists (exports last 24 hours)",
-                export_id=job.export_id,
-            )
         return job.with_status(STATUSES(response.json().get("status"), export_id=job.export_id))
 
     @override
@@ -267,94 +222,3 @@ BULK_STREAMS: dict[str, type[MailgunBulkStream]] = {
     "unsubscribes": MailgunUnsubscribesStream,
     "complaints": MailgunComplaintsStream,
 }
-
-
-class MailgunExportsStream(ExportListingStream):
-    """Exports of the configured lists made in the last 24 hours (Mailgun keeps no more)."""
-
-    name = "mailgun_exports"
-    path = "/v3/exports"
-    records_jsonpath = "$.items[*]"
-    schema = StreamSchema(SCHEMAS)
-
-    def __init__(self, tap: TapExports, api: MailgunApi, lists: Sequence[str]) -> None:
-        self.lists = list(lists)
-        super().__init__(tap, api)
-
-    @property
-    @override
-    def partitions(self) -> list[dict[str, Any]]:
-        return [{"list": url} for url in self.lists]
-
-    @override
-    def get_new_paginator(self) -> SinglePagePaginator:
-        return SinglePagePaginator()
-
-    @override
-    def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
-        return {"url": normalized(str(context["list"]))} if context else {}
-
-    @override
-    def post_process(self, row: Row, context: Context | None = None) -> Row | None:
-        return {**row, "list": context["list"] if context else None}
-
-
-class MailgunProvider(Provider):
-    """Mailgun's (legacy) Exports API."""
-
-    key = "mailgun"
-    title = "Mailgun"
-    credentials = ("api_key",)
-
-    @property
-    @override
-    def settings(self) -> th.PropertiesList:
-        return th.PropertiesList(
-            th.Property(
-                "api_key",
-                th.StringType,
-                secret=True,
-                description="Private API key (HTTP Basic auth as user 'api').",
-            ),
-            th.Property(
-                "base_url",
-                th.StringType,
-                default="https://api.mailgun.net",
-                description="API host; https://api.eu.mailgun.net for EU accounts.",
-            ),
-            th.Property(
-                "lists",
-                th.ArrayType(th.StringType),
-                default=["/v3/domains"],
-                description="Lists to export, e.g. /v3/domains, /v3/<domain>/bounces, "
-                "/v3/<domain>/unsubscribes, /v3/<domain>/complaints.",
-            ),
-        )
-
-    @override
-    def validate_section(self, section: Mapping[str, Any]) -> list[str]:
-        errors = []
-        lists = section.get("lists", ["/v3/domains"])
-        for url in lists:
-            try:
-                list_kind(str(url))
-            except ValueError as exc:
-                errors.append(f"mailgun.lists: {exc}")
-        return errors
-
-    @override
-    def streams(self, tap: TapExports) -> Sequence[Stream]:
-        section = self.section(tap.config)
-        api = MailgunApi(
-            str(section.get("base_url") or "https://api.mailgun.net"), str(section["api_key"])
-        )
-        lists = [str(url) for url in section.get("lists") or ["/v3/domains"]]
-        by_kind: dict[str, list[str]] = {}
-        for url in lists:
-            by_kind.setdefault(list_kind(url)[0], []).append(url)
-        streams: list[Stream] = [MailgunExportsStream(tap, api, lists)]
-        streams += [BULK_STREAMS[kind](tap, api, urls) for kind, urls in by_kind.items()]
-        return streams
-
-
-MAILGUN = MailgunProvider()
