@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from tap_exports.engine.job import parse_instant
+from tap_exports.engine.retry import RetryLimits
 from tap_exports.io.decompress import DecompressionLimits
 
 COMMON_SETTINGS = th.PropertiesList(
@@ -47,6 +48,20 @@ COMMON_SETTINGS = th.PropertiesList(
         default=4,
         description="How many exports are prepared at the same time while earlier streams "
         "emit rows.",
+    ),
+    th.Property(
+        "max_retry_wait_seconds",
+        th.NumberType,
+        default=RetryLimits.max_wait_seconds,
+        description="Longest wait before retrying an API call; a longer Retry-After (or "
+        "provider hint) is cut to this.",
+    ),
+    th.Property(
+        "max_retry_total_seconds",
+        th.NumberType,
+        default=RetryLimits.max_total_seconds,
+        description="Longest total wait of one API call's retries; the call then fails, "
+        "naming the export, and the next run resumes it.",
     ),
     th.Property(
         "on_bad_rows",
@@ -100,6 +115,8 @@ def validate_common(config: Mapping[str, Any]) -> list[str]:
         "poll_interval_seconds",
         "poll_max_interval_seconds",
         "max_concurrent_exports",
+        "max_retry_wait_seconds",
+        "max_retry_total_seconds",
     ):
         positive_number(config, key, errors)
     low, high = config.get("poll_interval_seconds"), config.get("poll_max_interval_seconds")
