@@ -15,6 +15,7 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
+from tap_exports import logredact
 from tap_exports.engine.lifecycle import ExportPool, Timing
 from tap_exports.engine.retry import PollSchedule, RetryLimits
 from tap_exports.engine.retry import configure as configure_retries
@@ -53,6 +54,10 @@ class TapExports(Tap):
     interruptions: Interruptions
     #: Stream names in the order the providers listed them.
     _discovery_order: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        logredact.install(logredact.credential_values(self.config_jsonschema, self.config))
 
     @override
     def _setup_signal_handlers(self) -> None:
