@@ -12,6 +12,7 @@ from singer_sdk import typing as th
 
 from tap_exports.engine.job import parse_instant
 from tap_exports.engine.retry import RetryLimits
+from tap_exports.io.chunks import CHUNK_SIZE, MAX_ROW_BYTES
 from tap_exports.io.decompress import DecompressionLimits
 
 COMMON_SETTINGS = th.PropertiesList(
@@ -71,6 +72,14 @@ COMMON_SETTINGS = th.PropertiesList(
         "'skip' drops it and counts it in the log and the bad_rows metric.",
     ),
     th.Property(
+        "max_row_bytes",
+        th.IntegerType,
+        default=MAX_ROW_BYTES,
+        description="Longest row (CSV or NDJSON line, JSON array element) read, at least "
+        "1 MiB; a longer one is a malformed row ('on_bad_rows'), dropped as it arrives, so "
+        "memory stays a small multiple of this.",
+    ),
+    th.Property(
         "max_decompressed_bytes",
         th.IntegerType,
         default=DecompressionLimits.max_bytes,
@@ -119,6 +128,9 @@ def validate_common(config: Mapping[str, Any]) -> list[str]:
         "max_retry_total_seconds",
     ):
         positive_number(config, key, errors)
+    rows = config.get("max_row_bytes")
+    if rows is not None and (not is_number(rows) or rows < CHUNK_SIZE):
+        errors.append(f"max_row_bytes: must be at least {CHUNK_SIZE} (1 MiB), got {rows!r}")
     low, high = config.get("poll_interval_seconds"), config.get("poll_max_interval_seconds")
     if is_number(low) and is_number(high) and high < low:
         errors.append("poll_max_interval_seconds: must not be smaller than poll_interval_seconds")
