@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 _SIGNED_QUERY = re.compile(
-    r"(?i)((?:X-Amz-(?:Signature|Credential|Security-Token)|Signature|AWSAccessKeyId|token|key|"
+    r"(?i)((?:X-Amz-(?:Signature|Credential|Security-Token)|Signature|Credential|AWSAccessKeyId|token|key|"
     r"api_key|apikey|sig)=)[^&\s\"']+"
 )
 

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from singer_sdk import typing as th
 
 from tap_exports.engine.job import parse_instant
+from tap_exports.engine.retry import RetryLimits
+from tap_exports.io.chunks import CHUNK_SIZE, MAX_ROW_BYTES
 from tap_exports.io.decompress import DecompressionLimits
 
 COMMON_SETTINGS = th.PropertiesList(
@@ -49,11 +51,33 @@ COMMON_SETTINGS = th.PropertiesList(
         "emit rows.",
     ),
     th.Property(
+        "max_retry_wait_seconds",
+        th.NumberType,
+        default=RetryLimits.max_wait_seconds,
+        description="Longest wait before retrying an API call; a longer Retry-After (or "
+        "provider hint) is cut to this.",
+    ),
+    th.Property(
+        "max_retry_total_seconds",
+        th.NumberType,
+        default=RetryLimits.max_total_seconds,
+        description="Longest total wait of one API call's retries; the call then fails, "
+        "naming the export, and the next run resumes it.",
+    ),
+    th.Property(
         "on_bad_rows",
         th.StringType(allowed_values=["fail", "skip"]),
         default="fail",
         description="'fail' stops at a malformed row, naming the file and line; "
         "'skip' drops it and counts it in the log and the bad_rows metric.",
+    ),
+    th.Property(
+        "max_row_bytes",
+        th.IntegerType,
+        default=MAX_ROW_BYTES,
+        description="Longest row (CSV or NDJSON line, JSON array element) read, at least "
+        "1 MiB; a longer one is a malformed row ('on_bad_rows'), dropped as it arrives, so "
+        "memory stays a small multiple of this.",
     ),
     th.Property(
         "max_decompressed_bytes",
@@ -100,8 +124,13 @@ def validate_common(config: Mapping[str, Any]) -> list[str]:
         "poll_interval_seconds",
         "poll_max_interval_seconds",
         "max_concurrent_exports",
+        "max_retry_wait_seconds",
+        "max_retry_total_seconds",
     ):
         positive_number(config, key, errors)
+    rows = config.get("max_row_bytes")
+    if rows is not None and (not is_number(rows) or rows < CHUNK_SIZE):
+        errors.append(f"max_row_bytes: must be at least {CHUNK_SIZE} (1 MiB), got {rows!r}")
     low, high = config.get("poll_interval_seconds"), config.get("poll_max_interval_seconds")
     if is_number(low) and is_number(high) and high < low:
         errors.append("poll_max_interval_seconds: must not be smaller than poll_interval_seconds")

@@ -15,8 +15,10 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
+from tap_exports import logredact
 from tap_exports.engine.lifecycle import ExportPool, Timing
-from tap_exports.engine.retry import PollSchedule
+from tap_exports.engine.retry import PollSchedule, RetryLimits
+from tap_exports.engine.retry import configure as configure_retries
 from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.providers.registry import PROVIDERS
@@ -48,11 +50,24 @@ class TapExports(Tap):
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
 
+    #: Steps of the run that a termination signal waits for.
+    interruptions: Interruptions
     #: Stream names in the order the providers listed them.
     _discovery_order: tuple[str, ...] = ()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        logredact.install(logredact.credential_values(self.config_jsonschema, self.config))
+
+    @override
+    def _setup_signal_handlers(self) -> None:
+        """A new run starts with no stop requested, then the SDK's handlers are installed."""
+        self.interruptions = Interruptions()
+        super()._setup_signal_handlers()
+
     @override
     def discover_streams(self) -> Sequence[Stream]:
+        configure_retries(RetryLimits.from_config(self.config))
         streams = [
             stream
             for provider in PROVIDERS
@@ -89,11 +104,6 @@ class TapExports(Tap):
             signal.Signals(signum).name,
         )
         self.interruptions.stop(signum)
-
-    @cached_property
-    def interruptions(self) -> Interruptions:
-        """Steps of the run that a termination signal waits for."""
-        return Interruptions()
 
     @cached_property
     def timing(self) -> Timing:

@@ -115,7 +115,7 @@ class ProviderEmulator(ABC):
         def view(**arguments: Any) -> ResponseReturnValue:
             faults = self.context.faults.take(self.name, route.operation)
             g.sandbox_faults = faults
-            early = early_response(faults, request.environ)
+            early = early_response(faults, request.environ, self.context.faults.released)
             if early is not None:
                 return early
             refusal = self.check_request()

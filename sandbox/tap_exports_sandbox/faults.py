@@ -27,6 +27,7 @@ class FaultKind(StrEnum):
     """What goes wrong."""
 
     LATENCY = "latency"  # answer after ``seconds``
+    HANG = "hang"  # never answer: hold the connection until the plan is cleared or stopped
     STATUS = "status"  # answer ``code`` with ``body`` and ``headers`` instead
     RESET = "reset"  # close the connection without answering
     CUT_AFTER = "cut_after"  # send the headers, then only ``n_bytes`` of the body
@@ -53,6 +54,11 @@ class Fault:
     def latency(cls, seconds: float) -> Fault:
         """Delay the answer."""
         return cls(FaultKind.LATENCY, seconds=seconds)
+
+    @classmethod
+    def hang(cls) -> Fault:
+        """Accept the request and never answer (until the sandbox stops or faults are cleared)."""
+        return cls(FaultKind.HANG)
 
     @classmethod
     def status(
@@ -180,6 +186,12 @@ class FaultPlan:
         self._random: _RandomFaults | None = None
         self._calls: Counter[tuple[str, str]] = Counter()
         self._fired: list[FiredFault] = []
+        #: Set to end every hanging answer: when the plan is cleared or the sandbox stops.
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        """End every answer held by a ``hang`` fault."""
+        self.released.set()
 
     def add(
         self, provider: str, operation: str, fault: Fault, *, nth: int = 1, times: int | None = 1
@@ -252,6 +264,8 @@ class FaultPlan:
             self._random = None
             self._calls.clear()
             self._fired.clear()
+            self.released.set()
+            self.released = threading.Event()
 
     def add_from_dict(self, spec: Mapping[str, Any]) -> None:
         """Register a fault from the control API's JSON.

@@ -184,7 +184,7 @@ class S3Front:
         faults: tuple[Any, ...] = ()
         if method == "GET":
             faults = self._faults.take(self._provider_of(bucket), "storage_get")
-            early = early_response(faults, environ)
+            early = early_response(faults, environ, self._faults.released)
             if early is not None:
                 return early
         if any(environ.get(condition) for condition in _DATE_CONDITIONS):

@@ -98,6 +98,7 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop everything that :meth:`start` started, in reverse order."""
+        self.faults.release()
         self.jobs.stop()
         if self._http is not None:
             self._http.stop()

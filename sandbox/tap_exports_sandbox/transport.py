@@ -11,6 +11,7 @@ import contextlib
 import json
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -66,12 +67,22 @@ def error_response(fault: Fault) -> Response:
     return Response(body, status=fault.code, headers=dict(fault.headers), mimetype=mimetype)
 
 
-def early_response(faults: Iterable[Fault], environ: WSGIEnviron) -> Response | None:
-    """Sleep for latency faults; return the response replacing the real one, if any."""
+#: Longest a ``hang`` fault holds an answer when nothing releases it.
+HANG_LIMIT_SECONDS = 600.0
+
+
+def early_response(
+    faults: Iterable[Fault], environ: WSGIEnviron, released: threading.Event
+) -> Response | None:
+    """Sleep for latency faults, hang until ``released``; return the response replacing
+    the real one, if any."""
     response = None
     for fault in faults:
         if fault.kind is FaultKind.LATENCY:
             time.sleep(fault.seconds)
+        elif fault.kind is FaultKind.HANG:
+            released.wait(HANG_LIMIT_SECONDS)
+            response = Response(_Reset(environ))
         elif fault.kind is FaultKind.RESET and response is None:
             response = Response(_Reset(environ))
         elif fault.kind is FaultKind.STATUS and response is None:

@@ -9,15 +9,21 @@ Providers subclass it to say how they authenticate and how their errors read.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from tap_exports.engine.retry import RETRYABLE_STATUSES, retry_delay
+from tap_exports.engine.retry import (
+    RETRYABLE_STATUSES,
+    RetryLimits,
+    configured_limits,
+    retry_delay,
+)
+from tap_exports.engine.signals import pause
 from tap_exports.errors import ExportGoneError, ProviderError, redact
 
 LOGGER = logging.getLogger("tap_exports.http")
@@ -44,13 +50,16 @@ class ApiClient:
         *,
         auth: requests.auth.AuthBase | None = None,
         secrets: tuple[str, ...] = (),
-        max_tries: int = 8,
+        max_tries: int | None = None,
+        limits: RetryLimits | None = None,
         timeout: tuple[float, float] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.secrets = secrets
-        self.max_tries = max_tries
+        self.limits = limits or configured_limits()
+        if max_tries is not None:
+            self.limits = dataclasses.replace(self.limits, max_tries=max_tries)
         if timeout is not None:
             self.timeout = timeout
         self.sleep = sleep
@@ -96,6 +105,11 @@ class ApiClient:
             return "check the base_url setting and that the object still exists"
         return None
 
+    @property
+    def max_tries(self) -> int:
+        """Attempts per call, the first one included."""
+        return self.limits.max_tries
+
     # Requests -------------------------------------------------------------------
 
     def url(self, path: str) -> str:
@@ -115,6 +129,7 @@ class ApiClient:
         url = self.url(path)
         where = f"{method} {urlsplit(url).path}"
         kwargs.setdefault("timeout", self.timeout)
+        waited = 0.0
         for attempt in range(1, self.max_tries + 1):
             response: requests.Response | None = None
             try:
@@ -146,7 +161,22 @@ class ApiClient:
                     export_id=export_id,
                     hint="the provider could not be reached; check the network and base_url",
                 )
-            delay = retry_delay(response, attempt, provider_hint=self.retry_hint)
+            delay = retry_delay(
+                response,
+                attempt,
+                provider_hint=self.retry_hint,
+                max_wait=self.limits.max_wait_seconds,
+            )
+            if waited + delay > self.limits.max_total_seconds:
+                raise ProviderError(
+                    self.provider,
+                    f"{where} still failing ({problem}) after {attempt} attempts and "
+                    f"{waited:.0f} s of waiting; the next wait ({delay:.0f} s) would pass "
+                    f"max_retry_total_seconds ({self.limits.max_total_seconds:g})",
+                    export_id=export_id,
+                    hint="run again later, or raise max_retry_total_seconds",
+                )
+            waited += delay
             LOGGER.warning(
                 "%s: %s on %s, retrying in %.1f s (attempt %d of %d)",
                 self.provider,

@@ -7,10 +7,11 @@ give up; provider modules only answer "what is the status now".
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from singer_sdk import metrics
@@ -18,6 +19,7 @@ from singer_sdk import metrics
 from tap_exports.engine.adapter import ExportAdapter
 from tap_exports.engine.job import ExportJob
 from tap_exports.engine.retry import PollSchedule
+from tap_exports.engine.signals import pause
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportTimeoutError
 
@@ -38,7 +40,7 @@ def wait_until_done(
     timing: Timing,
     *,
     stream: str,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = pause,
     clock: Callable[[], float] = time.monotonic,
 ) -> ExportJob:
     """Poll ``job`` until the provider reports a terminal status.
@@ -124,11 +126,15 @@ class ExportPool:
     Exports are created on the main thread (so their ids reach state before
     anything else happens); only the waiting runs here, which lets the provider
     prepare the next stream's file while the current stream is emitting rows.
+    Its threads are daemons: a wait stuck in a call that never answers must not keep
+    a stopped process alive (``concurrent.futures`` joins its threads at exit).
     """
 
     def __init__(self, max_concurrent: int) -> None:
-        self._executor = ThreadPoolExecutor(
-            max_workers=max(1, max_concurrent), thread_name_prefix="export-poll"
+        self._max_threads = max(1, max_concurrent)
+        self._threads: list[threading.Thread] = []
+        self._queue: queue.SimpleQueue[tuple[Future[ExportJob], Callable[[], ExportJob]]] = (
+            queue.SimpleQueue()
         )
         self._lock = threading.Lock()
         self._prepared = False
@@ -144,13 +150,40 @@ class ExportPool:
 
     def submit(self, wait: Callable[[], ExportJob]) -> Future[ExportJob]:
         """Start waiting for an export in the background."""
-        return self._executor.submit(wait)
+        future: Future[ExportJob] = Future()
+        with self._lock:
+            self._queue.put((future, wait))
+            if len(self._threads) < self._max_threads:
+                thread = threading.Thread(
+                    target=self._work, name=f"export-poll-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        """Run queued waits until the pool stops; each ends within its export timeout."""
+        while not self._stopped.is_set():
+            try:
+                future, wait = self._queue.get(timeout=SIGNAL_CHECK_SECONDS)
+            except queue.Empty:
+                continue
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(wait())
+            except BaseException as exc:  # handed to whoever reads the future
+                future.set_exception(exc)
 
     def sleep(self, seconds: float) -> None:
-        """Wait between two polls; once the pool is stopped, end the wait at once."""
-        if self._stopped.wait(seconds):
-            msg = "the run ended before this export was read"
-            raise ExportPoolStoppedError(msg)
+        """Wait between two polls; a stopped pool or a termination signal ends it at once."""
+        if self._stopped.wait(0):
+            raise ExportPoolStoppedError(_STOPPED)
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            pause(min(remaining, SIGNAL_CHECK_SECONDS))
+            if self._stopped.is_set():
+                raise ExportPoolStoppedError(_STOPPED)
 
     @staticmethod
     def result(future: Future[ExportJob]) -> ExportJob:
@@ -169,7 +202,16 @@ class ExportPool:
         """Stop the pool without waiting for exports nobody will read.
 
         Waits still polling (after a stream failed) end at their next pause, so a
-        failed run exits at once instead of polling until the export timeout.
+        failed run exits at once instead of polling until the export timeout; queued
+        ones are cancelled.
         """
         self._stopped.set()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        while True:
+            try:
+                future, _ = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            future.cancel()
+
+
+_STOPPED = "the run ended before this export was read"

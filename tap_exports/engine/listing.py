@@ -78,6 +78,7 @@ class ExportListingStream(RESTStream[Any]):
             response if isinstance(response, requests.Response) else None,
             self._retry_attempt,
             provider_hint=self.client.retry_hint,
+            max_wait=self.client.limits.max_wait_seconds,
         )
 
     @override

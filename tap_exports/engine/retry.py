@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -63,6 +64,42 @@ def parse_retry_after(
     return max(0.0, (when - current).total_seconds())
 
 
+@dataclass(frozen=True)
+class RetryLimits:
+    """How long one API call may keep retrying, whatever the server asks for.
+
+    A server may ask for any wait (``Retry-After: 999999``); each wait is cut to
+    ``max_wait_seconds``, and a call gives up once its waits would pass
+    ``max_total_seconds``, so a run never sleeps longer than its settings allow.
+    """
+
+    max_tries: int = 8
+    max_wait_seconds: float = 300.0
+    max_total_seconds: float = 900.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RetryLimits:
+        """The limits the ``max_retry_*`` settings ask for."""
+        return cls(
+            max_wait_seconds=float(config.get("max_retry_wait_seconds", cls.max_wait_seconds)),
+            max_total_seconds=float(config.get("max_retry_total_seconds", cls.max_total_seconds)),
+        )
+
+
+#: The limits of the run in this process, set from its settings when the tap starts.
+_configured: list[RetryLimits] = [RetryLimits()]
+
+
+def configure(limits: RetryLimits) -> None:
+    """Make ``limits`` the default of every API client of this process's run."""
+    _configured[0] = limits
+
+
+def configured_limits() -> RetryLimits:
+    """The limits set by :func:`configure` (defaults until then)."""
+    return _configured[0]
+
+
 def retry_delay(
     response: requests.Response | None,
     attempt: int,
@@ -70,18 +107,19 @@ def retry_delay(
     provider_hint: Callable[[requests.Response], float | None] | None = None,
     base: float = 1.0,
     cap: float = 120.0,
+    max_wait: float = RetryLimits.max_wait_seconds,
 ) -> float:
-    """Delay before retry number ``attempt`` (1-based).
+    """Delay before retry number ``attempt`` (1-based), at most ``max_wait``.
 
     The server's own word wins: ``Retry-After``, then the provider's hint (Mailgun's
     ``retry-seconds`` body, Emarsys' ``X-RateLimit-Reset``), else capped
-    exponential backoff with jitter.
+    exponential backoff with jitter. A negative hint means "now".
     """
     if response is not None:
         hinted = parse_retry_after(response.headers.get("Retry-After"))
         if hinted is None and provider_hint is not None:
             hinted = provider_hint(response)
         if hinted is not None:
-            return min(hinted, cap * 5)
-    step = min(cap, base * 2 ** (attempt - 1))
+            return min(max(0.0, hinted), max_wait)
+    step = min(cap, max_wait, base * 2 ** (attempt - 1))
     return random.uniform(step / 2, step)

@@ -5,14 +5,38 @@ there is what makes a stop prompt (a long poll wait or download ends at once), b
 must not cut a RECORD line in half on stdout, or land between creating an export and
 writing its id to state. Those steps run inside :meth:`Interruptions.deferred`; a
 signal arriving during one is raised when it ends.
+
+A step is short, but one that waits on a network answer may hang: a deferred signal is
+raised anyway after :data:`GRACE_SECONDS`, or at once when a second signal comes. Waits
+of any thread (retry pauses, poll pauses) go through :func:`pause`, which a signal ends
+at once; a signal is delivered to the whole process, so that flag is process-wide.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tap_exports.errors import RunInterruptedError
+
+#: Longest a signal waits for the step in progress (an API call that hangs) to end.
+GRACE_SECONDS = 5.0
+
+_stopping = threading.Event()
+_signum: list[int] = []
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds`` in any thread; a termination signal ends the sleep by raising."""
+    if _stopping.wait(max(0.0, seconds)):
+        raise RunInterruptedError(_signum[-1])
+
+
+def _signal_main_thread(signum: int) -> None:
+    """Deliver ``signum`` to the main thread again, interrupting a blocking call there."""
+    signal.pthread_kill(threading.main_thread().ident or 0, signum)
 
 
 class Interruptions:
@@ -21,13 +45,32 @@ class Interruptions:
     def __init__(self) -> None:
         self._depth = 0
         self._pending: int | None = None
+        self._grace: threading.Timer | None = None
+        # A new run: a stop requested of an earlier run in this process is over.
+        _stopping.clear()
+        _signum.clear()
 
     def stop(self, signum: int) -> None:
-        """Called by the signal handler: raise now, or as soon as the current step ends."""
-        if self._depth:
+        """Called by the signal handler: raise now, or as soon as the current step ends.
+
+        A step that outlasts the grace period, or a second signal, is abandoned.
+        """
+        _signum.append(signum)
+        _stopping.set()
+        if self._depth and self._pending is None:
             self._pending = signum
+            self._grace = threading.Timer(GRACE_SECONDS, _signal_main_thread, (signum,))
+            self._grace.daemon = True
+            self._grace.start()
             return
+        self._pending = None
+        self._cancel_grace()
         raise RunInterruptedError(signum)
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -39,4 +82,5 @@ class Interruptions:
             self._depth -= 1
             if not self._depth and self._pending is not None:
                 signum, self._pending = self._pending, None
+                self._cancel_grace()
                 raise RunInterruptedError(signum)

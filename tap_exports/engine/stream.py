@@ -39,6 +39,7 @@ from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.metrics import count_bad_rows
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError, RunInterruptedError
+from tap_exports.io.chunks import MAX_ROW_BYTES
 from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
 from tap_exports.io.progress import EMISSION, ProgressLogger
 from tap_exports.io.rows import flatten
@@ -535,6 +536,7 @@ class BulkExportStream(Stream):
         """Every row of every file of a finished export, in order, in batches, streamed."""
         bad_rows = self.config.get("on_bad_rows", "fail")
         limits = decompression_limits(self.config)
+        max_row_bytes = int(self.config.get("max_row_bytes", MAX_ROW_BYTES))
         for target in adapter.targets(job):
             stats = DecodeStats()
             transform = target.transform
@@ -547,6 +549,7 @@ class BulkExportStream(Stream):
                     on_bad_row=bad_rows,
                     stats=stats,
                     limits=limits,
+                    max_row_bytes=max_row_bytes,
                 )
                 for batch in batches:
                     yield batch if transform is keep_row else [transform(row) for row in batch]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import IO
 
@@ -49,13 +49,29 @@ def strip_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
     return rest
 
 
-def line_blocks(chunks: Iterable[bytes], size: int = BLOCK_BYTES) -> Iterator[bytes]:
+MAX_ROW_BYTES = 64 << 20
+"""Default bound on one line (or JSON element): a longer one is a bad row, never buffered."""
+
+LongLine = Callable[[int], None]
+"""Told the number of a line longer than the bound; raises, or lets it be skipped."""
+
+
+def line_blocks(
+    chunks: Iterable[bytes],
+    size: int = BLOCK_BYTES,
+    *,
+    max_line: int = MAX_ROW_BYTES,
+    on_long_line: LongLine | None = None,
+) -> Iterator[bytes]:
     """Regroup chunks into blocks that end just after a ``\\n`` (the last block may not).
 
     Line-oriented decoders can then work a block at a time without splitting a line.
-    A block holds at most ``size`` bytes unless one line is longer.
+    A block holds at most ``size`` bytes unless one line is longer. A line longer
+    than ``max_line`` (which must not be below a chunk's size) is reported to
+    ``on_long_line`` as soon as it is, and stands as an empty line: its bytes are
+    dropped as they arrive, so memory stays bounded and line numbers stay right.
     """
-    for block in _whole_lines(chunks):
+    for block in _whole_lines(chunks, max_line, on_long_line or _refuse_long_line):
         start = 0
         while len(block) - start > size:
             cut = block.rfind(b"\n", start, start + size) + 1 or block.find(b"\n", start) + 1
@@ -67,20 +83,52 @@ def line_blocks(chunks: Iterable[bytes], size: int = BLOCK_BYTES) -> Iterator[by
             yield block[start:] if start else block
 
 
-def _whole_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Chunks regrouped to end just after a line end, whatever their size."""
+def _refuse_long_line(number: int) -> None:
+    msg = f"line {number} is longer than the row size limit"
+    raise ValueError(msg)
+
+
+def _whole_lines(chunks: Iterable[bytes], max_line: int, on_long_line: LongLine) -> Iterator[bytes]:
+    """Chunks regrouped to end just after a line end, whatever their size.
+
+    Only a line that spans chunks can pass ``max_line`` (chunks are smaller), so only
+    the carried part of a line is measured.
+    """
     carry: list[bytes] = []
+    carried = 0
+    dropping = False
+    lines = 0
+    """Line ends handed on so far: the carried line is number ``lines + 1``."""
     for chunk in chunks:
-        cut = chunk.rfind(b"\n") + 1
-        if not cut:
-            carry.append(chunk)
-            continue
-        if carry:
-            carry.append(chunk[:cut])
-            yield b"".join(carry)
-        else:
-            yield chunk if cut == len(chunk) else chunk[:cut]
-        carry = [chunk[cut:]] if cut < len(chunk) else []
+        head = b""
+        start = 0
+        if carry or dropping:
+            end = chunk.find(b"\n") + 1
+            if not end:
+                if not dropping:
+                    carry.append(chunk)
+                    carried += len(chunk)
+                    if carried > max_line:
+                        on_long_line(lines + 1)
+                        carry, carried, dropping = [], 0, True
+                continue
+            if not dropping and carried + end > max_line:
+                on_long_line(lines + 1)
+                dropping = True
+            head = b"\n" if dropping else b"".join([*carry, chunk[:end]])
+            carry, carried, dropping = [], 0, False
+            start = end
+        cut = chunk.rfind(b"\n", start) + 1
+        if cut > start:
+            body = chunk[start:cut] if start or cut < len(chunk) else chunk
+            lines += body.count(b"\n")
+            head = head + body if head else body
+        if head:
+            lines += 1 if start else 0
+            yield head
+        if cut < len(chunk) and max(cut, start) < len(chunk):
+            carry = [chunk[max(cut, start) :]]
+            carried = len(carry[0])
     tail = b"".join(carry)
     if tail:
         yield tail

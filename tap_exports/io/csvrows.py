@@ -15,7 +15,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from tap_exports.errors import DataError
-from tap_exports.io.chunks import line_blocks, strip_bom
+from tap_exports.io.chunks import MAX_ROW_BYTES, line_blocks, strip_bom
 from tap_exports.io.rows import BATCH_ROWS, BadRowPolicy, BadRows, DecodeStats, flatten
 
 if TYPE_CHECKING:
@@ -54,11 +54,17 @@ def iter_csv_rows(
     options: CsvOptions = CsvOptions(),
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
+    max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Iterator[list[str]]:
     """Yield the header once, then every data row as a list of strings, unaltered."""
     yield from flatten(
         iter_csv_batches(
-            chunks, source_name=source_name, options=options, on_bad_row=on_bad_row, stats=stats
+            chunks,
+            source_name=source_name,
+            options=options,
+            on_bad_row=on_bad_row,
+            stats=stats,
+            max_row_bytes=max_row_bytes,
         )
     )
 
@@ -71,6 +77,7 @@ def iter_csv_batches(
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
     size: int = BATCH_ROWS,
+    max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Generator[list[list[str]], None, None]:
     """Yield ``[header]`` once, then the data rows in lists of up to ``size``.
 
@@ -81,7 +88,14 @@ def iter_csv_batches(
     """
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
-    blocks = line_blocks(strip_bom(chunks))
+    header: list[str] | None = None
+
+    def long_line(number: int) -> None:
+        if header is None:
+            policy.refuse(number, f"header longer than max_row_bytes ({max_row_bytes} bytes)")
+        policy.too_long(number, max_row_bytes)
+
+    blocks = line_blocks(strip_bom(chunks), max_line=max_row_bytes, on_long_line=long_line)
     first = next(blocks, None)
     if first is None:
         return

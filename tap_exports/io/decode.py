@@ -9,7 +9,7 @@ from itertools import chain, islice
 from typing import Any, BinaryIO
 
 from tap_exports.errors import DataError
-from tap_exports.io.chunks import strip_bom
+from tap_exports.io.chunks import MAX_ROW_BYTES, strip_bom
 from tap_exports.io.csvrows import CsvOptions, iter_csv_batches, iter_csv_rows
 from tap_exports.io.decompress import DecompressionLimits, iter_payloads
 from tap_exports.io.jsonrows import iter_json_array, iter_ndjson_batches
@@ -51,6 +51,7 @@ def iter_records(
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
     limits: DecompressionLimits = _DEFAULT_LIMITS,
+    max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Iterator[dict[str, Any]]:
     """Yield every record of ``raw`` as a dict; CSV values stay the strings in the file."""
     yield from flatten(
@@ -62,6 +63,7 @@ def iter_records(
             on_bad_row=on_bad_row,
             stats=stats,
             limits=limits,
+            max_row_bytes=max_row_bytes,
         )
     )
 
@@ -75,20 +77,36 @@ def iter_record_batches(
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
     limits: DecompressionLimits = _DEFAULT_LIMITS,
+    max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Generator[list[dict[str, Any]], None, None]:
-    """Like :func:`iter_records`, in lists of records, so per-row work downstream can batch."""
+    """Like :func:`iter_records`, in lists of records, so per-row work downstream can batch.
+
+    No row longer than ``max_row_bytes`` is held in memory: it is a bad row.
+    """
     stats = stats if stats is not None else DecodeStats()
     for name, chunks in iter_payloads(raw, source_name=source_name, limits=limits, stats=stats):
         layout, data = _sniff_json(chunks, name) if fmt is FileFormat.AUTO else (fmt, chunks)
         if layout is FileFormat.CSV:
-            yield from _csv_batches(data, name, csv_options, on_bad_row, stats)
+            yield from _csv_batches(
+                data, name, csv_options, on_bad_row, stats, max_row_bytes=max_row_bytes
+            )
         elif layout is FileFormat.JSON:
             yield from batched(
-                iter_json_array(data, source_name=name, on_bad_row=on_bad_row, stats=stats)
+                iter_json_array(
+                    data,
+                    source_name=name,
+                    on_bad_row=on_bad_row,
+                    stats=stats,
+                    max_row_bytes=max_row_bytes,
+                )
             )
         elif layout is FileFormat.NDJSON:
             yield from iter_ndjson_batches(
-                data, source_name=name, on_bad_row=on_bad_row, stats=stats
+                data,
+                source_name=name,
+                on_bad_row=on_bad_row,
+                stats=stats,
+                max_row_bytes=max_row_bytes,
             )
 
 
@@ -105,9 +123,16 @@ def _csv_batches(
     options: CsvOptions,
     on_bad_row: BadRows,
     stats: DecodeStats,
+    *,
+    max_row_bytes: int,
 ) -> Generator[list[dict[str, Any]], None, None]:
     batches = iter_csv_batches(
-        chunks, source_name=source_name, options=options, on_bad_row=on_bad_row, stats=stats
+        chunks,
+        source_name=source_name,
+        options=options,
+        on_bad_row=on_bad_row,
+        stats=stats,
+        max_row_bytes=max_row_bytes,
     )
     with closing(batches):
         first = next(batches, None)

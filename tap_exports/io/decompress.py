@@ -54,23 +54,28 @@ class _Budget:
         stats = self._stats
         stats.decompressed_bytes += len(output)
         self._lines += output.count(b"\n")
-        produced = stats.decompressed_bytes
+        self.check(stats.decompressed_bytes)
+        return output
+
+    def check(self, produced: int, source_name: str | None = None) -> None:
+        """Raise if ``produced`` bytes of output from the input so far break a limit."""
         if produced > self._limits.max_bytes:
             self.fail(
                 f"refusing to decompress: output is larger than the limit of "
-                f"{self._limits.max_bytes} bytes"
+                f"{self._limits.max_bytes} bytes",
+                source_name,
             )
         ratio_limit = self._limits.max_ratio * max(self.compressed, 1)
         if produced > self._limits.ratio_checked_after and produced > ratio_limit:
             self.fail(
-                f"refusing to decompress: looks like a decompression bomb "
-                f"({produced} bytes from {self.compressed}, ratio limit {self._limits.max_ratio:g})"
+                f"refusing to decompress: looks like a decompression bomb ({produced} bytes "
+                f"from {self.compressed}, ratio limit {self._limits.max_ratio:g})",
+                source_name,
             )
-        return output
 
-    def fail(self, problem: str) -> NoReturn:
+    def fail(self, problem: str, source_name: str | None = None) -> NoReturn:
         """Raise a :class:`DataError` at the line decompression has reached."""
-        raise DataError(self._source_name, self._lines + 1, problem)
+        raise DataError(source_name or self._source_name, self._lines + 1, problem)
 
 
 def iter_payloads(
@@ -110,7 +115,6 @@ def _gunzip(chunks: Iterable[bytes], budget: _Budget) -> Iterator[bytes]:
     in_member = False
     try:
         for chunk in chunks:
-            budget.compressed += len(chunk)
             data = chunk
             while True:
                 if not in_member:
@@ -120,13 +124,17 @@ def _gunzip(chunks: Iterable[bytes], budget: _Budget) -> Iterator[bytes]:
                     inflater = zlib.decompressobj(_GZIP_OR_ZLIB)
                     in_member = True
                 output = inflater.decompress(data, CHUNK_SIZE)
+                rest = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+                # Only the input inflated so far counts: a bomb is refused as soon as its
+                # output passes the ratio, not once a whole input chunk has expanded.
+                budget.compressed += len(data) - len(rest)
                 if output:
                     yield budget.spend(output)
                 if inflater.eof:
-                    data = inflater.unused_data
+                    data = rest
                     in_member = False
                     continue
-                data = inflater.unconsumed_tail
+                data = rest
                 if not data and len(output) < CHUNK_SIZE:
                     break
     except zlib.error as exc:
@@ -155,6 +163,8 @@ def _unzip(
                     continue
                 member_name = f"{source_name} ({member.filename})"
                 budget.compressed += member.compress_size
+                # zipfile inflates no more than the declared size: refuse a bomb unread.
+                budget.check(stats.decompressed_bytes + member.file_size, member_name)
                 try:
                     stream = archive.open(member)
                 except _ZIP_ERRORS as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import BinaryIO, NoReturn
 from urllib.parse import urljoin
@@ -92,14 +93,23 @@ class _Download:
         self._session = session
         self._timeout = timeout
         self._url: str | None = None
+        #: What identifies the version of the file the first bytes came from.
+        self._version: _Version | None = None
 
     def open_at(self, offset: int) -> Opened:
-        """GET the file from ``offset``, asking for a fresh link when the current one is refused."""
+        """GET the file from ``offset``, asking for a fresh link when the current one is refused.
+
+        A resumed request carries ``If-Range``, and every answer's version is compared
+        with the first one's: bytes of a file that changed in between are never spliced
+        onto the ones already read.
+        """
         if self._url is None:
             self._url = self._resolve_url()
         headers = {"Accept-Encoding": "identity"}
         if offset:
             headers["Range"] = f"bytes={offset}-"
+            if self._version is not None and self._version.validator:
+                headers["If-Range"] = self._version.validator
         response = self._get(self._url, headers)
         status = response.status_code
         if status not in (200, 206):
@@ -107,11 +117,26 @@ class _Download:
             self._refuse(status)
         read = partial(response.raw.read, decode_content=False)
         try:
+            self._check_version(response, offset)
             total = self._seek(response, read, offset)
         except BaseException:
             response.close()
             raise
         return Opened(read=read, close=response.close, total=total)
+
+    def _check_version(self, response: requests.Response, offset: int) -> None:
+        version = _Version.of(response)
+        if self._version is None or not offset:
+            self._version = version
+            return
+        if not self._version.same_file(version):
+            msg = (
+                f"{self._name}: the file changed while it was downloaded "
+                f"({self._version} at first, {version} when resuming at byte {offset}); "
+                "nothing of the new version was read: run again to read the export from "
+                "its start (rows already loaded are skipped)"
+            )
+            raise DownloadError(msg)
 
     def _seek(
         self, response: requests.Response, read: Callable[[int], bytes], offset: int
@@ -163,6 +188,46 @@ class _Download:
             response.close()
         msg = f"{self._name}: more than {_MAX_REDIRECTS} redirects"
         raise DownloadError(msg)
+
+
+@dataclass(frozen=True)
+class _Version:
+    """What a server says about which version of a file it sends."""
+
+    etag: str | None
+    last_modified: str | None
+    size: int | None
+
+    @classmethod
+    def of(cls, response: requests.Response) -> _Version:
+        headers = response.headers
+        size: int | None = None
+        if response.status_code == 206:
+            size = parse_content_range(headers.get("Content-Range", ""))[1]
+        elif headers.get("Content-Length", "").isdigit():
+            size = int(headers["Content-Length"])
+        return cls(headers.get("ETag"), headers.get("Last-Modified"), size)
+
+    @property
+    def validator(self) -> str | None:
+        """What ``If-Range`` can carry: a strong ETag, else the modification date."""
+        if self.etag and not self.etag.startswith("W/"):
+            return self.etag
+        return self.last_modified
+
+    def same_file(self, other: _Version) -> bool:
+        """False when anything both answers state differs (without any, nothing can tell)."""
+        pairs = (
+            (self.etag, other.etag),
+            (self.last_modified, other.last_modified),
+            (self.size, other.size),
+        )
+        return all(mine == theirs for mine, theirs in pairs if mine and theirs)
+
+    def __str__(self) -> str:
+        parts = [f"ETag {self.etag}" if self.etag else "", self.last_modified or ""]
+        parts.append(f"{self.size} bytes" if self.size is not None else "")
+        return ", ".join(part for part in parts if part) or "no version given"
 
 
 def discard(read: Callable[[int], bytes], count: int) -> None:

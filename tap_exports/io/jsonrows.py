@@ -7,13 +7,13 @@ file of any size is read in flat memory.
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, NoReturn
 
 import msgspec
 
 from tap_exports.errors import DataError
-from tap_exports.io.chunks import line_blocks, strip_bom
+from tap_exports.io.chunks import MAX_ROW_BYTES, line_blocks, strip_bom
 from tap_exports.io.rows import BadRowPolicy, BadRows, DecodeStats, flatten
 
 _SPACES = re.compile(rb"[ \t\r\n]*")
@@ -30,7 +30,7 @@ _TO_SEPARATOR = re.compile(rb'(?:[^,\]"]++|' + _STRING + rb")*+", re.DOTALL)
 """Same for a scalar element, which ends at ``,`` or ``]``."""
 
 
-def _skip(pattern: re.Pattern[bytes], data: bytes, pos: int) -> int:
+def _skip(pattern: re.Pattern[bytes], data: bytes | bytearray, pos: int) -> int:
     """Where ``pattern`` (which can match nothing) stops when matched at ``pos``."""
     found = pattern.match(data, pos)
     return found.end() if found else pos
@@ -58,10 +58,17 @@ def iter_ndjson(
     source_name: str,
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
+    max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Iterator[dict[str, Any]]:
     """Yield one object per non-blank line."""
     yield from flatten(
-        iter_ndjson_batches(chunks, source_name=source_name, on_bad_row=on_bad_row, stats=stats)
+        iter_ndjson_batches(
+            chunks,
+            source_name=source_name,
+            on_bad_row=on_bad_row,
+            stats=stats,
+            max_row_bytes=max_row_bytes,
+        )
     )
 
 
@@ -71,13 +78,19 @@ def iter_ndjson_batches(
     source_name: str,
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
+    max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Generator[list[dict[str, Any]], None, None]:
     """Yield the objects of each block of whole lines as one list (decoded in one call)."""
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
     decoder = msgspec.json.Decoder(dict[str, Any])
     lines_before = 0
-    for block in line_blocks(strip_bom(chunks)):
+    blocks = line_blocks(
+        strip_bom(chunks),
+        max_line=max_row_bytes,
+        on_long_line=lambda number: policy.too_long(number, max_row_bytes),
+    )
+    for block in blocks:
         try:
             records = decoder.decode_lines(block)
         except _DECODE_ERRORS:
@@ -106,14 +119,23 @@ def _checked_lines(
             yield record
 
 
+_STRING_REST = re.compile(rb'(?:[^"\\]++|\\.)*+', re.DOTALL)
+"""The rest of a string cut by the end of the buffer: stops at its closing quote, or
+before a final backslash whose escaped byte has not arrived yet."""
+
+
 class _Window:
-    """The unread part of the file: a byte buffer refilled from the chunks on demand."""
+    """The unread part of the file: a byte buffer refilled from the chunks on demand.
+
+    A ``bytearray``, so dropping the consumed head and appending a chunk cost the
+    chunk, not the buffer: an element of any size is read in linear time.
+    """
 
     def __init__(self, chunks: Iterable[bytes], source_name: str) -> None:
         self._chunks = iter(chunks)
         self._source_name = source_name
         self._lines_dropped = 0
-        self.data = b""
+        self.data = bytearray()
 
     def refill(self, keep_from: int) -> bool:
         """Drop the bytes before ``keep_from`` and append a chunk; False at the end of the file."""
@@ -121,7 +143,8 @@ class _Window:
         if chunk is None:
             return False
         self._lines_dropped += self.data.count(b"\n", 0, keep_from)
-        self.data = self.data[keep_from:] + chunk
+        del self.data[:keep_from]
+        self.data += chunk
         return True
 
     def next_byte(self, pos: int) -> tuple[int, int | None]:
@@ -141,27 +164,54 @@ class _Window:
             self.fail(pos, "file ends before the JSON array is closed")
         return pos, byte
 
-    def element_end(self, start: int) -> tuple[int, int]:
-        """Find where the element at ``start`` ends; return its start and end after refills."""
+    def element_end(
+        self, start: int, limit: int, too_long: Callable[[int], None]
+    ) -> tuple[int, int, bool]:
+        """Find where the element at ``start`` ends: its start and end after refills, and
+        whether it is whole. An element longer than ``limit`` is not kept: once it
+        passes the limit, ``too_long`` is told its line (and may raise), its bytes are
+        dropped as they are scanned, and it comes back as not whole.
+
+        Every byte is scanned once: a string cut by the end of the buffer is resumed
+        where the scan stopped, not from its opening quote.
+        """
         data = self.data
-        scanner = _TO_BRACKET if data[start] in _OPEN else _TO_SEPARATOR
+        nested = data[start] in _OPEN
+        scanner = _TO_BRACKET if nested else _TO_SEPARATOR
         depth = 0
         pos = start
+        in_string = False
+        whole = True
         while True:
-            pos = _skip(scanner, data, pos)
-            if pos == len(data) or data[pos] == _QUOTE:
-                if not self.refill(start):
-                    self.fail(start, "file ends inside an array element")
-                pos -= start
-                start = 0
-                data = self.data
-                continue
-            if scanner is _TO_SEPARATOR:
-                return start, pos
-            depth += 1 if data[pos] in _OPEN else -1
-            pos += 1
-            if depth == 0:
-                return start, pos
+            if in_string:
+                pos = _skip(_STRING_REST, data, pos)
+                if pos < len(data) and data[pos] == _QUOTE:
+                    in_string = False
+                    pos += 1
+                    continue
+            else:
+                pos = _skip(scanner, data, pos)
+                if pos < len(data):
+                    if data[pos] == _QUOTE:
+                        in_string = True
+                        pos += 1
+                        continue
+                    if not nested:
+                        return (start, pos, True) if whole else (pos, pos, False)
+                    depth += 1 if data[pos] in _OPEN else -1
+                    pos += 1
+                    if depth == 0:
+                        return (start, pos, True) if whole else (pos, pos, False)
+                    continue
+            if whole and pos - start > limit:
+                too_long(self.line_at(start))
+                whole = False
+            keep = start if whole else pos
+            if not self.refill(keep):
+                self.fail(start, "file ends inside an array element")
+            pos -= keep
+            start -= keep
+            data = self.data
 
     def line_at(self, pos: int) -> int:
         """The physical line of a buffer position, for messages."""
@@ -178,12 +228,17 @@ def iter_json_array(
     source_name: str,
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
+    max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Iterator[dict[str, Any]]:
     """Yield each object of a top-level JSON array, cutting elements with a byte scanner."""
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
     decoder = msgspec.json.Decoder(dict[str, Any])
     window = _Window(strip_bom(chunks), source_name)
+
+    def too_long(line: int) -> None:
+        policy.too_long(line, max_row_bytes)
+
     pos, byte = window.next_byte(0)
     if byte is None:
         return
@@ -191,15 +246,16 @@ def iter_json_array(
         window.fail(pos, "expected a JSON array")
     pos, byte = window.expect_byte(pos + 1)
     while byte != _ARRAY_END:
-        start, end = window.element_end(pos)
-        element = window.data[start:end]
-        try:
-            record = decoder.decode(element)
-        except _DECODE_ERRORS as exc:
-            policy.bad(window.line_at(start), _problem(exc, element))
-        else:
-            stats.rows += 1
-            yield record
+        start, end, whole = window.element_end(pos, max_row_bytes, too_long)
+        if whole:
+            element = bytes(window.data[start:end])
+            try:
+                record = decoder.decode(element)
+            except _DECODE_ERRORS as exc:
+                policy.bad(window.line_at(start), _problem(exc, element))
+            else:
+                stats.rows += 1
+                yield record
         pos, byte = window.expect_byte(end)
         if byte == _COMMA:
             pos, byte = window.expect_byte(pos + 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from tap_exports.errors import DataError
 
@@ -42,6 +42,14 @@ class BadRowPolicy:
         if self._fail:
             raise DataError(self._source_name, line, problem, hint=SKIP_HINT)
         self._stats.bad_rows += 1
+
+    def too_long(self, line: int, limit: int) -> None:
+        """A row (line or JSON element) longer than ``limit`` bytes is a bad row."""
+        self.bad(line, f"row longer than max_row_bytes ({limit} bytes); it was not read")
+
+    def refuse(self, line: int, problem: str) -> NoReturn:
+        """Raise :class:`DataError` whatever the choice: the file's structure is broken."""
+        raise DataError(self._source_name, line, problem)
 
 
 def flatten(batches: Generator[list[Any], None, None]) -> Iterator[Any]:

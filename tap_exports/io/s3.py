@@ -95,6 +95,8 @@ class S3Source:
         self._expected_size = expected_size
         self._max_resumes = max_resumes
         self._sleep = sleep
+        #: The ETag of the first answer: a resumed read asks for that version only.
+        self._etag: str | None = None
 
     def open(self) -> BinaryIO:
         """Start the download; the caller closes the returned file object."""
@@ -119,7 +121,14 @@ class S3Source:
         import botocore.exceptions
 
         try:
-            if offset:
+            if offset and self._etag:
+                response = self._client.get_object(
+                    Bucket=self._bucket,
+                    Key=self._key,
+                    Range=f"bytes={offset}-",
+                    IfMatch=self._etag,
+                )
+            elif offset:
                 response = self._client.get_object(
                     Bucket=self._bucket, Key=self._key, Range=f"bytes={offset}-"
                 )
@@ -129,11 +138,19 @@ class S3Source:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             code = error.get("Code", "unknown")
+            if status == 412:
+                msg = (
+                    f"{self.name}: the object changed while it was downloaded (ETag "
+                    f"{self._etag} at first); run again to read the export from its start"
+                )
+                raise DownloadError(msg) from None
             if status in (416, 429) or status >= 500 or code == "SlowDown":
                 msg = f"S3 {code}"
                 raise TransientError(msg) from None
             msg = f"{self.name}: S3 refused the download ({code})"
             raise DownloadError(msg) from None
+        if not offset:
+            self._etag = response.get("ETag")
         body = response["Body"]
         content_range = response.get("ContentRange")
         total = (

@@ -233,6 +233,22 @@ class Outcome:
         return points
 
 
+def _signal_once(
+    process: subprocess.Popen[str], condition: Callable[[], bool], signum: int
+) -> None:
+    """Send ``signum`` to ``process`` from a thread once ``condition`` holds (or it ended)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + CLI_TIMEOUT
+        while process.poll() is None and time.monotonic() < deadline:
+            if condition():
+                process.send_signal(signum)
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _source(bookmark: dict[str, Any]) -> str:
     """A partition's source, as the engine's log names it (empty for a whole stream)."""
     return str(next(iter(bookmark.get("context", {}).values()), ""))
@@ -319,10 +335,12 @@ class Scenario:
         *,
         stop_when: Callable[[Message], bool] | None = None,
         stop_signal: int = signal.SIGKILL,
+        signal_when: Callable[[], bool] | None = None,
         env: dict[str, str] | None = None,
         **overrides: Any,
     ) -> Outcome:
-        """``tap-exports`` in a subprocess; ``stop_signal`` once a message matches ``stop_when``.
+        """``tap-exports`` in a subprocess; ``stop_signal`` once a message matches ``stop_when``,
+        or once ``signal_when`` (asked every few milliseconds) is true.
 
         Stdout is read to its end even after the signal: whatever reached the pipe
         reached the target. A process killed with SIGKILL can leave its last line cut
@@ -352,6 +370,8 @@ class Scenario:
                 )
                 watchdog = threading.Timer(CLI_TIMEOUT, process.kill)
                 watchdog.start()
+                if signal_when is not None:
+                    _signal_once(process, signal_when, stop_signal)
                 messages: list[Message] = []
                 try:
                     assert process.stdout is not None

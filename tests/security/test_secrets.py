@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -60,10 +61,23 @@ def run_tap(config: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProce
     )
 
 
+#: What a signed link, a SigV4 signature or a credential header look like in a log line.
+CREDENTIAL_SHAPES = re.compile(
+    r"(?i)X-Amz-(?:Signature|Credential|Security-Token)=(?!<redacted>)"
+    r"|Signature=(?!<redacted>)[0-9a-f]"
+    r"|Signature:\s*[0-9a-f]{16}"
+    r"|Credential=(?!<redacted>)\w"
+    r"|authorization['\"]?\s*[:=]\s*+(?-i:b)?+['\"]?+(?:Bearer |Basic )?+(?!<)\w"
+)
+
+
 def assert_no_secret(secrets: dict[str, str], *outputs: str) -> None:
     for name, secret in secrets.items():
         for output in outputs:
             assert secret not in output, f"{name} leaked"
+    for output in outputs:
+        shape = CREDENTIAL_SHAPES.search(output)
+        assert shape is None, output[max(0, shape.start() - 200) : shape.end() + 80]
 
 
 def test_every_provider_at_debug_level_prints_no_secret(sandbox: Sandbox, tmp_path: Path):
@@ -80,6 +94,11 @@ def test_every_provider_at_debug_level_prints_no_secret(sandbox: Sandbox, tmp_pa
     done = run_tap(config, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "DEBUG" in done.stderr
+    # Both download paths ran at DEBUG: pre-signed links (urllib3) and Connect's bucket (botocore).
+    assert "urllib3.connectionpool" in done.stderr
+    assert "botocore" in done.stderr
+    # The customer's S3 access key id is half a credential: never printed either.
+    secrets["connect.s3_access_key_id"] = config["connect"]["s3_access_key_id"]
     records = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     streams = {message["stream"] for message in records if message["type"] == "RECORD"}
     assert streams >= set(sandbox.truth()["streams"]) - {"packagex_export_issues"}
