@@ -92,14 +92,6 @@ def first_index_at(dataset: Dataset, moment: dt.datetime) -> int:
     return min(max(-(-offset // step), 0), dataset.size)
 
 
-#: The tap's documented Batch policy, restated here on purpose rather than imported, so the
-#: ground truth is an independent statement of what a sync should emit: a run stops this long
-#: before now (events reach Batch late) ...
-TAP_LAG = dt.timedelta(minutes=10)
-#: ... and a first sync starts this far inside the 3-month lookback Batch keeps.
-TAP_LOOKBACK_MARGIN = dt.timedelta(hours=1)
-
-
 @dataclass(frozen=True)
 class ExportFile:
     """One part of an export's file, and where it lies in the sandbox's bucket."""
@@ -438,13 +430,13 @@ class BatchEmulator(ProviderEmulator):
         return range(first_index_at(self.events, start), first_index_at(self.events, end))
 
     def stream_counts(self) -> dict[str, int]:
-        """Rows a sync emits now: events inside the lookback and older than the tap's lag."""
-        now = self.context.clock.now()
-        floor = now - dt.timedelta(days=self.options.lookback_days) + TAP_LOOKBACK_MARGIN
-        return {
-            "batch_events": len(self.events_between(floor, now - TAP_LAG)),
-            "batch_profiles": self.profiles.size,
-        }
+        """Rows a sync emits now: every event Batch still keeps (its lookback), every profile.
+
+        Only Batch's own rules count here, none of the tap's: a test whose events come
+        close to now or to the lookback's edge states the tap's policy itself.
+        """
+        counts = self.export_counts()
+        return {"batch_events": counts[EVENTS], "batch_profiles": counts[ATTRIBUTES]}
 
     def export_counts(self) -> dict[str, int]:
         """Rows of an EVENTS export of the whole lookback, and of an ATTRIBUTES export."""
