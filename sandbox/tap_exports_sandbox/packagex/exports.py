@@ -315,6 +315,7 @@ class PackageXExport:
     created_at: dt.datetime
     final_word: str = COMPLETED
     malformed_rows: int = 0
+    sanitize_mark: str = "'"
     ready_at: dt.datetime | None = None
     count_total: int = 0
     count_errors: int = 0
@@ -379,7 +380,8 @@ class PackageXExport:
             if formula_candidate(index) and not resource.fails(index, error_every):
                 row = resource.values(index, self.selection.snapshot)
                 if unsafe(row):
-                    yield tuple(sanitize(value) for value in self.rendering.cells(row))
+                    cells = self.rendering.cells(row)
+                    yield tuple(sanitize(value, self.sanitize_mark) for value in cells)
 
     def json_chunks(self, rows: Iterable[Row]) -> Iterator[bytes]:
         """The JSON file: one array, written item by item in chunks of about 64 KiB."""
