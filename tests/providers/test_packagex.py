@@ -360,6 +360,27 @@ def test_an_export_deleted_meanwhile_is_created_again(sandbox_factory: SandboxFa
     assert sandbox.stats.exports_created("packagex") == 1
 
 
+@pytest.mark.parametrize("keep_expired", [False, True], ids=["deleted", "kept-as-expired"])
+def test_an_export_past_its_24_hours_is_created_again(
+    sandbox_factory: SandboxFactory, keep_expired: bool
+):
+    """Deletion is documented; an ``expired`` status is the sibling batch model's guess."""
+    sandbox = sandbox_factory(packagex=PackageXOptions(keep_expired=keep_expired), **SMALL)
+    settings = sandbox.tap_config()["packagex"]
+    old = requests.post(
+        f"{settings['base_url']}/v1/exports",
+        json={"resource": "item"},
+        headers={"PX-API-KEY": settings["api_key"]},
+        timeout=10,
+    ).json()["data"]["id"]
+    sandbox.advance_clock(25 * 3600)
+    export = {"id": old, "window": {"start": None, "end": None}, "status": "RUNNING"}
+    state = {"bookmarks": {"packagex_items": {"export": {**export, "detail": {}}}}}
+    result = sync(config_for(sandbox, "item"), state=state)
+    assert by_id(result.records["packagex_items"]) == expected(sandbox, "item")
+    assert sandbox.stats.exports_created("packagex") == 2
+
+
 def test_transient_failures_and_dead_links_lose_no_row(
     sandbox_factory: SandboxFactory, caplog: pytest.LogCaptureFixture
 ):

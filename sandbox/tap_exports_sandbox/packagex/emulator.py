@@ -91,11 +91,13 @@ class ExportBook:
             self._exports[export.id] = export
 
     def live(self, context: EmulatorContext) -> list[PackageXExport]:
-        """Exports younger than 24 hours, oldest first."""
+        """Exports younger than 24 hours (or kept as expired), oldest first."""
         now = context.clock.now()
         with self._lock:
             self._exports = {
-                key: export for key, export in self._exports.items() if not export.expired(now)
+                key: export
+                for key, export in self._exports.items()
+                if export.keep_expired or not export.expired(now)
             }
             return sorted(self._exports.values(), key=lambda export: export.created_at)
 
@@ -184,6 +186,7 @@ class PackageXEmulator(ProviderEmulator):
             else (word.word if word else COMPLETED),
             malformed_rows=malformed.rows if malformed else 0,
             sanitize_mark=self.options.sanitize_mark,
+            keep_expired=self.options.keep_expired,
         )
         self.exports.add(export)
         self.context.stats.export_created(self.name, resource.model.name)

@@ -44,7 +44,9 @@ class PackageXOptions:
     400 for the others, as a strict API would); ``max_page_size`` caps the list's
     ``limit`` (None: no cap, none is documented), refusing a larger one with 400 unless
     ``clamp_page_size`` serves that many instead; ``sanitize_mark`` is what the
-    sanitized file puts before a cell that reads as a formula.
+    sanitized file puts before a cell that reads as a formula. ``keep_expired=True``
+    keeps an export past its 24 hours, files gone, with the status ``expired`` that the
+    sibling batch model has, instead of deleting it as the documents say.
     """
 
     api_key: str = "px_sandbox_7Hq2mXc9RkLw4TzYb8Nd"
@@ -57,3 +59,4 @@ class PackageXOptions:
     max_page_size: int | None = None
     clamp_page_size: bool = False
     sanitize_mark: str = "'"
+    keep_expired: bool = False

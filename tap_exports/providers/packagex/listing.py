@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from tap_exports.tap import TapExports
 
 LOGGER = logging.getLogger("tap_exports.packagex")
+#: An assumption (docs/assumptions.md): no maximum page size is documented; 100 is the
+#: usual one, and a server that serves fewer per page is still paged to the end.
 PAGE_SIZE = 100
 #: The values the List exports document accepts for its ``resource`` filter.
 LISTING_FILTERS = frozenset(
