@@ -91,9 +91,18 @@ class RecordShaper:
         self.unmapped_warned = False
 
     @property
+    def passes_everything(self) -> bool:
+        """True when every property of a row is kept: undeclared ones pass, none is deselected."""
+        return self.additional and not self.deselected
+
+    @property
     def trivial(self) -> bool:
         """True when a row holding exactly the selected properties needs no change."""
-        return not self.booleans and not self.nested and not self.additional
+        return (
+            not self.booleans
+            and not self.nested
+            and (not self.additional or self.passes_everything)
+        )
 
     def shape(self, row: Row) -> Row:
         """Select and conform one row exactly as the SDK would."""
@@ -117,7 +126,7 @@ class RecordShaper:
         The keys of a whole batch are checked in one C-level union, so the common batch
         costs no per-row work here.
         """
-        if self.trivial and self.keep.issuperset(set().union(*rows)):
+        if self.trivial and (self.passes_everything or self.keep.issuperset(set().union(*rows))):
             return rows
         return [self.shape(row) for row in rows]
 

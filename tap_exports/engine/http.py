@@ -230,12 +230,20 @@ class ApiClient:
         return requests.compat.urljoin(response.url, location)
 
     def get_export(
-        self, path: str, *, export_id: str, gone: str, **kwargs: Any
+        self,
+        path: str,
+        *,
+        export_id: str,
+        gone: str,
+        gone_statuses: Collection[int] = (404,),
+        **kwargs: Any,
     ) -> requests.Response:
-        """GET an export; a 404 means the provider dropped it, which the engine answers
-        by creating it again, so it raises :class:`ExportGoneError` saying ``gone``."""
-        response = self.request("GET", path, accept=(200, 404), export_id=export_id, **kwargs)
-        if response.status_code == 404:
+        """GET an export; a 404 (or what else ``gone_statuses`` lists) means the provider
+        dropped it, which the engine answers by creating it again, so it raises
+        :class:`ExportGoneError` saying ``gone``."""
+        accept = (200, *gone_statuses)
+        response = self.request("GET", path, accept=accept, export_id=export_id, **kwargs)
+        if response.status_code in gone_statuses:
             raise ExportGoneError(self.provider, gone, export_id=export_id)
         return response
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ftplib
 import socket
 import ssl
@@ -21,6 +22,67 @@ _RETRY_ON: tuple[type[Exception], ...] = (
     ftplib.error_proto,
 )
 _UNSAFE_IN_NAME = ("/", "\\", "\x00", "\r", "\n")
+
+
+@dataclasses.dataclass(frozen=True)
+class FtpLogin:
+    """Where to log in, and the directory to work in."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+    directory: str
+    tls: bool = False
+    ca_file: str | None = None
+    timeout: float = 60
+
+
+def login(server: FtpLogin, refused: Callable[[Exception], DownloadError]) -> ftplib.FTP:
+    """A logged-in control connection in ``server.directory``; a refusal goes to ``refused``."""
+    # Plain FTP is what the provider offers; FTPS with a verified certificate when asked.
+    ftp: ftplib.FTP
+    if server.tls:
+        context = ssl.create_default_context(cafile=server.ca_file)
+        ftp = ftplib.FTP_TLS(context=context, timeout=server.timeout)  # noqa: S321
+    else:
+        ftp = ftplib.FTP(timeout=server.timeout)  # noqa: S321
+    try:
+        ftp.connect(server.host, server.port)
+        ftp.login(server.username, server.password)
+        if isinstance(ftp, ftplib.FTP_TLS):
+            ftp.prot_p()
+        if server.directory:
+            ftp.cwd(server.directory)
+    except (ftplib.error_perm, ssl.SSLCertVerificationError) as exc:
+        ftp.close()
+        raise refused(exc) from None
+    except BaseException:
+        ftp.close()
+        raise
+    return ftp
+
+
+def file_names(server: FtpLogin) -> list[str]:
+    """The plain names of the files in ``server.directory``, for a file whose name is untold."""
+
+    def refused(exc: Exception) -> DownloadError:
+        reason = redact(str(exc), (server.password,))
+        return DownloadError(f"FTP server {server.host} refused the listing ({reason})")
+
+    ftp = login(dataclasses.replace(server, directory=""), refused)
+    try:
+        if server.directory:
+            ftp.cwd(server.directory)
+        names = ftp.nlst()
+    except ftplib.error_perm as exc:
+        # 550: no such directory yet, or (some servers) an empty one.
+        if str(exc).startswith("550"):
+            return []
+        raise refused(exc) from None
+    finally:
+        ftp.close()
+    return [name.rsplit("/", 1)[-1] for name in names]
 
 
 class FtpSource:
@@ -51,16 +113,11 @@ class FtpSource:
             msg = f"{name}: refusing file name {filename!r}: not a plain file name"
             raise DownloadError(msg)
         self.name = name
-        self._host = host
-        self._port = port
-        self._username = username
-        self._password = password
-        self._directory = directory
+        self._server = FtpLogin(
+            host, port, username, password, directory, tls=tls, ca_file=ca_file, timeout=timeout
+        )
         self._filename = filename
-        self._tls = tls
-        self._ca_file = ca_file
         self._expected_size = expected_size
-        self._timeout = timeout
         self._max_resumes = max_resumes
         self._sleep = sleep
 
@@ -91,27 +148,7 @@ class FtpSource:
         return Opened(read=transfer.read, close=transfer.close, total=total)
 
     def _connect(self) -> ftplib.FTP:
-        # Plain FTP is what the provider offers; FTPS with a verified certificate when asked.
-        ftp: ftplib.FTP
-        if self._tls:
-            context = ssl.create_default_context(cafile=self._ca_file)
-            ftp = ftplib.FTP_TLS(context=context, timeout=self._timeout)  # noqa: S321
-        else:
-            ftp = ftplib.FTP(timeout=self._timeout)  # noqa: S321
-        try:
-            ftp.connect(self._host, self._port)
-            ftp.login(self._username, self._password)
-            if isinstance(ftp, ftplib.FTP_TLS):
-                ftp.prot_p()
-            if self._directory:
-                ftp.cwd(self._directory)
-        except (ftplib.error_perm, ssl.SSLCertVerificationError) as exc:
-            ftp.close()
-            raise self._refused(exc) from None
-        except BaseException:
-            ftp.close()
-            raise
-        return ftp
+        return login(self._server, self._refused)
 
     def _size(self, ftp: ftplib.FTP) -> int | None:
         """The file's size, when the server supports ``SIZE``; it lets a cut be noticed."""
@@ -121,7 +158,7 @@ class FtpSource:
             return None
 
     def _refused(self, exc: Exception) -> DownloadError:
-        reason = redact(str(exc), (self._password,))
+        reason = redact(str(exc), (self._server.password,))
         return DownloadError(f"{self.name}: FTP server refused the download ({reason})")
 
 

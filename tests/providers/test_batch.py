@@ -152,6 +152,66 @@ def test_sync_loads_every_event_and_profile_from_several_parts(sandbox, caplog):
     assert sandbox.storage.credential_leaks == []
 
 
+def batch_with(sandbox: Sandbox, **batch: Any) -> dict[str, Any]:
+    config = batch_only(sandbox)
+    return {**config, "batch": {**config["batch"], **batch}}
+
+
+def test_event_lines_with_other_field_names_fail_naming_needed_and_found(sandbox_factory):
+    """Batch does not document its event lines: a shape without the key fields stops the run."""
+    renamed = (("event", "type"), ("timestamp", "date"))
+    sandbox = sandbox_factory(batch=BatchOptions(event_fields=renamed))
+    out = io.StringIO()
+    with pytest.raises(ProviderError) as error:
+        sync(batch_with(sandbox), out=out)
+    message = str(error.value)
+    assert "Batch, stream batch_events: an event line lacks the fields the tap needs" in message
+    assert "needed event, timestamp; found type, date, orchestration_id, orchestration_name" in (
+        message.replace("identifiers, ", "")
+    )
+    assert "batch.event_fields" in message
+    run = parse(out.getvalue())
+    assert run.records("batch_events") == []
+    assert all(
+        "replication_key_value" not in message["value"]["bookmarks"].get("batch_events", {})
+        for message in run.messages
+        if message["type"] == "STATE"
+    )
+
+
+def test_event_fields_map_other_names_and_unknown_fields_pass_through(sandbox_factory):
+    options = BatchOptions(event_fields=(("timestamp", "date"),), event_extras=True)
+    sandbox = sandbox_factory(batch=options)
+    run = sync(batch_with(sandbox, event_fields={"timestamp": "date"}))
+    records = run.records("batch_events")
+    assert [
+        {key: value for key, value in record.items() if key not in {"channel", "message"}}
+        for record in records
+    ] == expected_events(sandbox)
+    assert all(record["channel"] == record["event"].partition("_")[0] for record in records)
+    assert all(record["message"] == {"language": "en"} for record in records)
+    assert run.bookmark("batch_events")["replication_key"] == "timestamp"
+
+
+def test_files_are_read_from_the_url_batch_gives_for_them(sandbox_factory):
+    """The download route answers only under the version files[].url names."""
+    sandbox = sandbox_factory(batch=BatchOptions(download_version="2.4"))
+    run = sync(batch_only(sandbox))
+    assert run.records("batch_events") == expected_events(sandbox)
+    assert run.records("batch_profiles") == expected_profiles(sandbox)
+    assert sandbox.stats.requests("GET /batch/2.4/exports/download") == part_count(sandbox)
+
+
+def test_a_file_url_on_another_host_gets_no_keys(sandbox):
+    settings = sandbox.tap_config()["batch"]
+    api = BatchApi(settings["base_url"], settings["rest_api_key"], settings["project_key"])
+    adapter = BatchProfilesExport(api, settings["attributes"], settings["identifiers"])
+    with pytest.raises(ProviderError, match="not on the API host") as error:
+        adapter.download_link("https://files.example.net/exports/download?id=file_1", "export_1")
+    assert settings["rest_api_key"] not in str(error.value)
+    api.close()
+
+
 def test_gzipped_parts_are_sniffed(sandbox_factory):
     sandbox = sandbox_factory(batch=BatchOptions(gzip=True))
     run = sync(batch_only(sandbox))
@@ -272,7 +332,10 @@ def test_a_killed_run_resumes_its_exports_instead_of_creating_new_ones(sandbox, 
     assert all("export" not in run.bookmark(name) for name in STREAMS)
 
 
-def test_an_export_batch_no_longer_knows_is_created_again(sandbox, caplog):
+@pytest.mark.parametrize("status", [400, 404])
+def test_an_export_batch_no_longer_knows_is_created_again(sandbox_factory, caplog, status):
+    """400 is among Batch's documented answers, 404 is the plausible other one."""
+    sandbox = sandbox_factory(batch=BatchOptions(unknown_export_status=status))
     config = batch_only(sandbox)
     lost = {"id": "export_gone", "window": Window().to_state(), "status": "RUNNING"}
     run = sync(config, {"bookmarks": {"batch_profiles": {"export": lost}}})
@@ -417,6 +480,7 @@ def test_invalid_settings_fail_before_any_request(sandbox):
         "attributes": ["$language", "language", "$shoe_size", ""],
         "identifiers": ["email"],
         "base_url": "api.batch.com/2.11",
+        "event_fields": {"time": "date"},
     }
     with pytest.raises(ConfigValidationError) as error:
         TapExports(config=config)
@@ -427,6 +491,7 @@ def test_invalid_settings_fail_before_any_request(sandbox):
     assert "batch.attributes: not an attribute name: ''" in errors
     assert "batch.identifiers: unknown identifier 'email'" in errors
     assert "batch.base_url: must be an absolute http(s) URL" in errors
+    assert "batch.event_fields: unknown field 'time'" in errors
     assert sandbox.report()["requests"] == {}
 
 

@@ -93,7 +93,6 @@ def test_local_delivery_reads_every_row_of_the_three_exports(sandbox_factory):
     run = sync(emarsys_config(sandbox))
     assert_complete(run, sandbox)
     assert exports_created(sandbox) == 3
-    assert sandbox.stats.requests(DATA_ROUTE) == 6  # one page with rows, one empty, per export
     responses = run.records["emarsys_responses"]
     assert {"click", "open"} <= {row["source"] for row in responses}
     assert any("\n" in str(row["first_name"]) for row in responses)
@@ -138,12 +137,72 @@ def test_file_layouts_map_onto_the_same_fields(sandbox_factory, options):
     sandbox = emarsys_sandbox(sandbox_factory, **options)
     run = sync(emarsys_config(sandbox, page_size=300))
     assert_complete(run, sandbox)
-    pages = math.ceil(1000 / 300) + 1
-    assert sandbox.stats.requests(DATA_ROUTE) == 3 * pages
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"column_order": "reversed"},
+        {"column_order": "reversed", "delimiter": ";", "language": "de"},
+        {"column_order": "reversed", "data_format": "json"},
+        {"column_order": "reversed", "distribution_method": "ftp"},
+    ],
+    ids=["reversed", "reversed-semicolon-german-account", "reversed-json", "reversed-ftp"],
+)
+def test_columns_in_another_order_are_found_by_their_names(sandbox_factory, options):
+    """No document promises the request's column order; the header row decides."""
+    sandbox = emarsys_sandbox(sandbox_factory, **options)
+    run = sync(emarsys_config(sandbox, page_size=300))
+    assert_complete(run, sandbox)
+    requests = [e.settings[1] for e in sandbox.emulator(EmarsysEmulator).exports()]
+    assert all('"language": "en"' in body for body in requests)
+
+
+@pytest.mark.parametrize("exports", [["responses"], ["registrations"]])
+def test_a_header_in_another_language_fails_naming_expected_and_found(sandbox_factory, exports):
+    """An account that ignores ``language: en`` must not have its columns guessed."""
+    sandbox = emarsys_sandbox(sandbox_factory, honours_language=False, language="de")
+    with pytest.raises(ProviderError) as error:
+        sync(emarsys_config(sandbox, exports=exports))
+    message = str(error.value)
+    assert "header row does not match the export" in message
+    assert "expected the columns user_id, First Name, Last Name, E-Mail" in message
+    assert "found user_id, Vorname, Nachname, E-Mail" in message
+
+
+@pytest.mark.parametrize("method", ["local", "ftp"])
+def test_contact_changes_without_a_status_are_read_once_their_file_is_there(
+    sandbox_factory, method
+):
+    """``GET /export/<id>`` answers 4002 for them, as documented: the file tells instead."""
+    sandbox = emarsys_sandbox(sandbox_factory, distribution_method=method, ready_seconds=0.3)
+    run = sync(emarsys_config(sandbox, exports=["contact_changes"]))
+    records = run.records["emarsys_contact_changes"]
+    assert records == expected(sandbox, "emarsys_contact_changes")
+    assert records
+    assert sandbox.stats.requests("GET /emarsys/api/v2/export/<int:export_id>") >= 1
+    assert exports_created(sandbox) == 1
+
+
+def test_contact_changes_with_a_status_answer_are_read_too(sandbox_factory):
+    sandbox = emarsys_sandbox(sandbox_factory, status_of_changes=True)
+    run = sync(emarsys_config(sandbox, exports=["contact_changes"]))
+    assert run.records["emarsys_contact_changes"] == expected(sandbox, "emarsys_contact_changes")
+
+
+@pytest.mark.parametrize("mode", ["until_done", "served", "stays"])
+def test_a_ready_local_export_is_read_as_soon_as_its_data_is_served(sandbox_factory, mode):
+    """Whether a local export turns ``done`` is undocumented: ``/data`` is asked after ``ready``."""
+    sandbox = emarsys_sandbox(sandbox_factory, local_ready=mode, ready_seconds=0.5)
+    run = sync(emarsys_config(sandbox, exports=["registrations", "responses"]))
+    for stream in ("emarsys_registrations", "emarsys_responses"):
+        assert run.records[stream] == expected(sandbox, stream)
 
 
 def test_more_rows_than_one_page_are_read_page_by_page(sandbox_factory):
-    sandbox = sandbox_factory(rows={"emarsys/registrations": 5000})
+    sandbox = sandbox_factory(
+        rows={"emarsys/registrations": 5000}, emarsys=EmarsysOptions(ready_seconds=0)
+    )
     run = sync(emarsys_config(sandbox, exports=["registrations"], page_size=1200))
     assert run.records["emarsys_registrations"] == expected(sandbox, "emarsys_registrations")
     assert sandbox.stats.requests(DATA_ROUTE) == math.ceil(5000 / 1200) + 1
@@ -175,7 +234,12 @@ def test_an_error_inside_http_200_is_an_error(sandbox_factory):
 @pytest.mark.parametrize("in_http_200", [False, True])
 def test_an_export_already_running_is_adopted(sandbox_factory, in_http_200):
     """State was lost while an export ran: the next run waits for that export, not a new one."""
-    sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=1.0, errors_in_http_200=in_http_200)
+    sandbox = emarsys_sandbox(
+        sandbox_factory,
+        ready_seconds=1.0,
+        errors_in_http_200=in_http_200,
+        duplicate_names_export=True,
+    )
     config = emarsys_config(sandbox, exports=["contact_changes"])
     with pytest.raises(ExportTimeoutError):
         sync({**config, "export_timeout_seconds": 0.1})
@@ -236,7 +300,7 @@ def test_a_file_no_longer_stored_is_exported_again(sandbox_factory):
 
 
 def test_a_page_cut_mid_transfer_is_read_again_without_duplicates(sandbox_factory):
-    sandbox = emarsys_sandbox(sandbox_factory)
+    sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=0)
     sandbox.faults.add("emarsys", "data", Fault.cut_after(20_000))
     run = sync(emarsys_config(sandbox, exports=["responses"]))
     assert run.records["emarsys_responses"] == expected(sandbox, "emarsys_responses")

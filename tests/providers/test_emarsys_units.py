@@ -13,9 +13,10 @@ from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_exports.engine.job import Window
-from tap_exports.io.decode import FileFormat
+from tap_exports.errors import ProviderError
 from tap_exports.providers.emarsys.client import WsseAuth, password_digest
-from tap_exports.providers.emarsys.delivery import csv_target, read_layout
+from tap_exports.providers.emarsys.columns import Column, ColumnMap
+from tap_exports.providers.emarsys.delivery import csv_target
 from tap_exports.providers.emarsys.kinds import CONTACT_CHANGES, RESPONSES, parse_local_time
 from tap_exports.tap import TapExports
 
@@ -89,31 +90,86 @@ def test_local_timestamps_become_utc():
 
 
 @pytest.mark.parametrize(
-    ("line", "layout"),
+    ("line", "delimiter"),
     [
-        (b"user_id,First Name,E-Mail\r\n", (True, ",")),
-        (b"\xef\xbb\xbfuser_id;Vorname;E-Mail\n", (True, ";")),
-        (b'"user_id";"Vorname"\n', (True, ";")),
-        (b"1234;Anna;anna@example.com\n", (False, ";")),
-        (b'"1234","Anna, Maria",x\n', (False, ",")),
+        (b"user_id,First Name\r\n", ","),
+        (b"\xef\xbb\xbfFirst Name;user_id\n", ";"),
+        (b'"user_id";"First Name"\n', ";"),
     ],
 )
-def test_the_first_line_tells_header_and_delimiter(line, layout):
-    assert read_layout(line) == layout
+def test_the_header_line_tells_the_delimiter(line, delimiter):
+    columns = ColumnMap("s", "1", (Column("user_id", "user_id"), Column("name", "First Name")))
+    columns.learn_line(line)
+    assert (columns.delimiter, set(columns.fields.values())) == (delimiter, {"user_id", "name"})
+
+
+def test_a_header_name_holding_the_other_delimiter_is_split_where_it_matches():
+    columns = ColumnMap("s", "1", (Column("user_id", "user_id"), Column("w", "Week, number")))
+    columns.learn_line(b"user_id;Week, number\n")
+    assert columns.delimiter == ";"
+
+
+LAYOUT = (Column("user_id", "user_id"), Column("first_name", "First Name"))
+
+
+def column_map(*extra: Column) -> ColumnMap:
+    return ColumnMap("emarsys_registrations", "42", (*LAYOUT, *extra))
 
 
 def test_a_file_with_only_a_header_or_nothing_has_no_target():
-    for content in (b"", b"user_id;Vorname\r\n"):
-        assert csv_target(io.BytesIO(content), "f", ("user_id", "first_name"), dict) is None
+    for content in (b"", b"user_id;First Name\r\n"):
+        assert csv_target(io.BytesIO(content), "f", column_map(), dict) is None
 
 
-def test_a_file_without_header_is_read_with_the_stable_names():
-    target = csv_target(io.BytesIO(b"7;Anna\r\n8;Ben\r\n"), "f", ("user_id", "first_name"), dict)
-    assert target is not None
-    assert target.format is FileFormat.CSV
-    assert (target.csv.has_header, target.csv.delimiter) == (False, ";")
-    assert target.csv.fieldnames == ("user_id", "first_name")
-    assert target.source.open().read() == b"7;Anna\r\n8;Ben\r\n"
+def test_a_page_without_header_is_read_with_the_names_of_the_first_page():
+    columns = column_map()
+    first = csv_target(io.BytesIO(b"First Name;user_id\r\nAnna;7\r\n"), "f", columns, dict)
+    assert first is not None
+    assert (first.csv.has_header, first.csv.delimiter) == (True, ";")
+    repeated = csv_target(io.BytesIO(b"First Name;user_id\r\nCleo;9\r\n"), "h", columns, dict)
+    assert repeated is not None
+    assert repeated.csv.has_header
+    later = csv_target(io.BytesIO(b"Ben;8\r\n"), "g", columns, dict)
+    assert later is not None
+    assert (later.csv.has_header, later.csv.fieldnames) == (False, ("First Name", "user_id"))
+    assert later.source.open().read() == b"Ben;8\r\n"
+    assert columns.rename({"First Name": "Ben", "user_id": "8"}) == {
+        "first_name": "Ben",
+        "user_id": "8",
+    }
+
+
+def test_a_file_without_any_header_is_refused_naming_the_columns_expected():
+    with pytest.raises(ProviderError, match="expected the columns user_id, First Name"):
+        csv_target(io.BytesIO(b"7;Anna\r\n"), "f", column_map(), dict)
+
+
+def test_header_names_match_without_case_or_spacing_and_one_unnamed_column_is_left_over():
+    columns = column_map(Column("url", "URL"), Column("registered_at", None))
+    columns.learn(["Registriert am", " url ", "user_id", "FIRST  name"])
+    assert columns.fields == {
+        "Registriert am": "registered_at",
+        " url ": "url",
+        "user_id": "user_id",
+        "FIRST  name": "first_name",
+    }
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        ["user_id", "Vorname"],
+        ["user_id"],
+        ["user_id", "First Name", "Last Name"],
+        ["user_id", "First Name", "First Name"],
+    ],
+    ids=["localized", "missing", "extra", "twice"],
+)
+def test_a_header_that_does_not_match_names_expected_and_found(header):
+    with pytest.raises(ProviderError) as error:
+        column_map().learn(header)
+    assert f"found {', '.join(header)}" in str(error.value)
+    assert "Emarsys, stream emarsys_registrations, export 42" in str(error.value)
 
 
 def emarsys_config(server: HTTPServer, **settings) -> dict:

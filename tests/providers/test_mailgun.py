@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from tap_exports.errors import ExportFailedError, ExportTimeoutError
 from tap_exports.providers.mailgun.exports import rfc2822_to_iso
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.faults import Fault
@@ -74,6 +75,40 @@ def test_row_values_match_the_ground_truth(sandbox: Sandbox):
     assert records["mailgun_complaints"] == expected_rows(
         sandbox, "mailgun/eu.example.org/complaints", "eu.example.org"
     )
+
+
+UNSUBSCRIBES = "/v3/eu.example.org/unsubscribes"
+
+
+@pytest.mark.parametrize("all_tag", ["*", ""], ids=["star", "empty"])
+def test_an_unsubscribe_from_every_tag_loads_as_a_star(
+    sandbox_factory: SandboxFactory, all_tag: str
+):
+    """An assumption: the CSV writes "every tag" as the JSON lists do ("*") or leaves it empty."""
+    sandbox = sandbox_factory(mailgun=MailgunOptions(all_tag=all_tag))
+    records = sync(config_for(sandbox, UNSUBSCRIBES)).records["mailgun_unsubscribes"]
+    dataset = "mailgun/eu.example.org/unsubscribes"
+    assert records == expected_rows(sandbox, dataset, "eu.example.org")
+    assert "*" in {record["tag"] for record in records}
+
+
+@pytest.mark.parametrize(
+    ("failure_word", "error", "words"),
+    [
+        ("failed", ExportFailedError, "failed"),
+        (None, ExportTimeoutError, "still RUNNING"),
+    ],
+    ids=["failed-word", "stays-processing"],
+)
+def test_a_failing_export_stops_the_run_whatever_it_shows(
+    sandbox_factory: SandboxFactory, failure_word: str | None, error: type[Exception], words: str
+):
+    """Mailgun documents no failure state: a 'failed' word, or an export that never ends."""
+    sandbox = sandbox_factory(mailgun=MailgunOptions(failure_word=failure_word))
+    sandbox.faults.add("mailgun", "create", Fault.fail_export())
+    config = {**config_for(sandbox, BOUNCES), "export_timeout_seconds": 1}
+    with pytest.raises(error, match=words):
+        sync(config)
 
 
 def test_state_after_a_run_and_the_incremental_second_run(sandbox: Sandbox):

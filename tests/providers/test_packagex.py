@@ -128,10 +128,14 @@ def test_csv_is_read_when_an_export_has_no_json_file(sandbox_factory: SandboxFac
     assert by_id(result.records["packagex_shipments"]) == expected(sandbox, "shipment", csv=True)
 
 
+@pytest.mark.parametrize("mark", ["'", "\t"], ids=["quote", "tab"])
 def test_error_and_unsafe_rows_are_reported_and_unsafe_ones_loaded_as_data(
-    sandbox_factory: SandboxFactory, caplog: pytest.LogCaptureFixture
+    sandbox_factory: SandboxFactory, caplog: pytest.LogCaptureFixture, mark: str
 ):
-    sandbox = sandbox_factory(rows={"packagex/location": 400}, **SMALL)
+    """How the sanitized file defuses a cell is undocumented: a quote or a tab, both read."""
+    sandbox = sandbox_factory(
+        rows={"packagex/location": 400}, packagex=PackageXOptions(sanitize_mark=mark), **SMALL
+    )
     with caplog.at_level("WARNING"):
         result = sync(config_for(sandbox, "location"))
     wanted = expected(sandbox, "location")
@@ -278,6 +282,41 @@ def test_the_export_list_pages_until_has_more_is_false(
     assert failed["reason"].endswith("please try again")
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"list_filters_every_resource": True},
+        {"max_page_size": 100},
+        {"max_page_size": 2, "clamp_page_size": True},
+    ],
+    ids=["documented-filters", "every-filter", "page-cap", "clamped-pages"],
+)
+def test_the_export_list_holds_each_resources_exports_whatever_the_list_accepts(
+    sandbox_factory: SandboxFactory, options: dict[str, Any]
+):
+    """``item`` is no documented list filter: its exports are picked from the whole list."""
+    sandbox = sandbox_factory(packagex=PackageXOptions(**options), **SMALL)
+    settings = sandbox.tap_config()["packagex"]
+    made: dict[str, list[str]] = {"group": [], "item": []}
+    for resource in ("group", "item", "group", "item", "group"):
+        sandbox.faults.add("packagex", "create", Fault.fail_export())
+        answer = requests.post(
+            f"{settings['base_url']}/v1/exports",
+            json={"resource": resource},
+            headers={"PX-API-KEY": settings["api_key"]},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        made[resource].append(answer.json()["data"]["id"])
+    result = sync(config_for(sandbox, "group", "item", export_statuses=["failed"]))
+    listed = result.records["packagex_exports"]
+    assert {
+        resource: sorted(r["id"] for r in listed if r["resource"] == resource) for resource in made
+    } == {resource: sorted(ids) for resource, ids in made.items()}
+    assert len(listed) == 5
+
+
 def test_a_run_killed_while_the_export_is_processing_resumes_it(sandbox_factory: SandboxFactory):
     sandbox = sandbox_factory(delays=dataclasses.replace(FAST_DELAYS, complete_after=1.0), **SMALL)
     config = config_for(sandbox, "asset")
@@ -319,6 +358,27 @@ def test_an_export_deleted_meanwhile_is_created_again(sandbox_factory: SandboxFa
     result = sync(config_for(sandbox, "item"), state=state)
     assert by_id(result.records["packagex_items"]) == expected(sandbox, "item")
     assert sandbox.stats.exports_created("packagex") == 1
+
+
+@pytest.mark.parametrize("keep_expired", [False, True], ids=["deleted", "kept-as-expired"])
+def test_an_export_past_its_24_hours_is_created_again(
+    sandbox_factory: SandboxFactory, keep_expired: bool
+):
+    """Deletion is documented; an ``expired`` status is the sibling batch model's guess."""
+    sandbox = sandbox_factory(packagex=PackageXOptions(keep_expired=keep_expired), **SMALL)
+    settings = sandbox.tap_config()["packagex"]
+    old = requests.post(
+        f"{settings['base_url']}/v1/exports",
+        json={"resource": "item"},
+        headers={"PX-API-KEY": settings["api_key"]},
+        timeout=10,
+    ).json()["data"]["id"]
+    sandbox.advance_clock(25 * 3600)
+    export = {"id": old, "window": {"start": None, "end": None}, "status": "RUNNING"}
+    state = {"bookmarks": {"packagex_items": {"export": {**export, "detail": {}}}}}
+    result = sync(config_for(sandbox, "item"), state=state)
+    assert by_id(result.records["packagex_items"]) == expected(sandbox, "item")
+    assert sandbox.stats.exports_created("packagex") == 2
 
 
 def test_transient_failures_and_dead_links_lose_no_row(

@@ -221,8 +221,58 @@ def test_keys_are_checked_on_every_route(sandbox, batch):
     other_project = BatchClient({**settings, "project_key": "project_other"})
     assert other_project.create(all_events(sandbox)).status_code == 401
     batch.session.headers.pop("X-Batch-Project")
-    assert batch.list().status_code == 400
+    assert batch.list().status_code == 401
     assert sandbox.stats.exports_created("batch") == 0
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_a_missing_project_header_is_refused_as_the_mode_says(sandbox_factory, status):
+    sandbox = sandbox_factory(batch=BatchOptions(missing_project_status=status))
+    client = BatchClient(sandbox.tap_config()["batch"])
+    client.session.headers.pop("X-Batch-Project")
+    answer = client.list()
+    assert answer.status_code == status
+    ERROR.validate(answer.json())
+
+
+@pytest.mark.parametrize("status", [400, 404])
+def test_an_unknown_export_or_file_is_answered_as_the_mode_says(sandbox_factory, status):
+    sandbox = sandbox_factory(batch=BatchOptions(unknown_export_status=status))
+    client = BatchClient(sandbox.tap_config()["batch"])
+    for answer in (client.view("export_unknown"), client.download("file_unknown")):
+        assert answer.status_code == status
+        ERROR.validate(answer.json())
+
+
+def test_event_lines_can_be_shaped_otherwise_and_files_linked_under_another_version(
+    sandbox_factory,
+):
+    options = BatchOptions(
+        event_fields=(("event", "type"), ("timestamp", "date")),
+        event_extras=True,
+        download_version="2.4",
+    )
+    sandbox = sandbox_factory(default_rows=5, batch=options)
+    client = BatchClient(sandbox.tap_config()["batch"])
+    export = client.wait_until_done(client.create(all_events(sandbox)).json()["id"])
+    [part] = export["files"]
+    assert part["url"].endswith(f"/batch/2.4/exports/download?id={part['id']}")
+    assert client.download(part["id"]).status_code == 404
+    moved = client.session.get(part["url"], allow_redirects=False, timeout=10)
+    assert moved.status_code == 307
+    lines = [
+        json.loads(line)
+        for line in requests.get(moved.headers["Location"], timeout=10).text.splitlines()
+    ]
+    assert set(lines[0]) == {
+        "identifiers",
+        "type",
+        "date",
+        "orchestration_id",
+        "orchestration_name",
+        "channel",
+        "message",
+    }
 
 
 def test_list_pages_follow_the_cursor_newest_first(sandbox, batch):
@@ -271,7 +321,7 @@ def test_faults_fail_the_export_or_report_an_unknown_word(sandbox, batch):
     export_id = batch.create(all_events(sandbox)).json()["id"]
     sandbox.faults.add("batch", "view", Fault.status_word("ARCHIVED"))
     assert batch.view(export_id).json()["status"] == "ARCHIVED"
-    assert batch.view("export_unknown").status_code == 404
+    assert batch.view("export_unknown").status_code == 400
 
 
 def test_truth_counts_what_a_sync_of_the_tap_settings_loads(sandbox):

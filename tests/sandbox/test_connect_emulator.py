@@ -156,7 +156,7 @@ def test_s3_export_writes_ndjson_into_the_users_bucket(
     [
         ({"s3AccessKeyId": "AKIAWRONG"}, "InvalidAccessKeyId"),
         ({"s3SecretAccessKey": "wrong-secret"}, "SignatureDoesNotMatch"),
-        ({"s3Path": "s3://someone-elses-bucket/exports/"}, "NoSuchBucket"),
+        ({"s3Path": "https://someone-elses-bucket.s3.amazonaws.com/exports/"}, "NoSuchBucket"),
     ],
 )
 def test_exports_the_bucket_refuses_end_failed_with_s3s_error(
@@ -170,6 +170,21 @@ def test_exports_the_bucket_refuses_end_failed_with_s3s_error(
         Bucket=emulator(connect_sandbox).bucket
     )
     assert listed.get("KeyCount", 0) == 0
+
+
+@pytest.mark.parametrize("path", ["s3://{bucket}/exports/", "http://127.0.0.1:9/{bucket}/x/"])
+def test_only_the_documented_s3_path_form_is_accepted_unless_a_mode_says(
+    sandbox_factory, path: str
+):
+    strict = sandbox_factory(default_rows=5)
+    client = ConnectClient(strict)
+    s3_path = path.format(bucket=emulator(strict).bucket)
+    refused = client.create("purchases", {}, s3Path=s3_path)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "s3Path"
+    lenient = sandbox_factory(default_rows=5, connect=ConnectOptions(any_s3_path=True))
+    accepted = ConnectClient(lenient).create("purchases", {}, s3Path=s3_path)
+    assert accepted.status_code == 201
 
 
 def test_faults_fail_the_export_or_report_an_unknown_status(

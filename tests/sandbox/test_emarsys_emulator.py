@@ -186,6 +186,86 @@ def test_a_local_export_goes_through_ready_before_done_and_serves_pages(sandbox_
     assert list(csv.reader(io.StringIO(empty.text))) == [rows[0]]
 
 
+CHANGES = {**REGISTRATIONS, "time_range": ["2000-01-01", "2100-01-01"], "origin": "all"}
+
+
+def data_answer(sandbox: Sandbox, export_id: int) -> tuple[int, int | None]:
+    """HTTP status and replyCode (None for a file) of the first ``/data`` page."""
+    response = call(sandbox, "GET", f"/export/{export_id}/data", params={"limit": 1})
+    is_json = "json" in response.headers["Content-Type"]
+    return response.status_code, response.json()["replyCode"] if is_json else None
+
+
+def test_contact_change_exports_have_no_status_as_documented(sandbox_factory):
+    sandbox = sandbox_factory(delays=SLOW)
+    export_id = create(sandbox, "/contact/getchanges", **CHANGES, origin_id=0)
+    refused = call(sandbox, "GET", f"/export/{export_id}")
+    assert (refused.status_code, refused.json()["replyCode"]) == (400, 4002)
+    assert refused.json()["replyText"] == "Invalid export type"
+    assert data_answer(sandbox, export_id) == (404, 4005)
+    for _ in range(200):
+        if data_answer(sandbox, export_id) == (200, None):
+            break
+        time.sleep(0.02)
+    assert data_answer(sandbox, export_id) == (200, None)
+
+
+def test_a_mode_reports_the_status_of_contact_change_exports(sandbox_factory):
+    sandbox = sandbox_factory(emarsys=EmarsysOptions(status_of_changes=True))
+    export_id = create(sandbox, "/contact/getchanges", **CHANGES, origin_id=0)
+    assert wait_for(sandbox, export_id, "done")["type"] == "Changes"
+
+
+@pytest.mark.parametrize(
+    ("mode", "served_when_ready", "reaches_done"),
+    [("until_done", False, True), ("served", True, True), ("stays", True, False)],
+)
+def test_what_a_ready_local_export_does_is_a_mode(
+    sandbox_factory, mode, served_when_ready, reaches_done
+):
+    sandbox = sandbox_factory(
+        delays=SLOW, emarsys=EmarsysOptions(ready_seconds=0.5, local_ready=mode)
+    )
+    export_id = create(sandbox)
+    wait_for(sandbox, export_id, "ready")
+    assert data_answer(sandbox, export_id) == ((200, None) if served_when_ready else (404, 4005))
+    sandbox.advance_clock(3600)
+    status = call(sandbox, "GET", f"/export/{export_id}").json()["data"]["status"]
+    assert status == ("done" if reaches_done else "ready")
+    assert data_answer(sandbox, export_id) == (200, None)
+
+
+@pytest.mark.parametrize(
+    ("options", "header"),
+    [
+        ({}, ["user_id", "First Name", "E-Mail", "Registration date"]),
+        ({"column_order": "reversed"}, ["Registration date", "E-Mail", "First Name", "user_id"]),
+        (
+            {"honours_language": False, "language": "de"},
+            ["user_id", "Vorname", "E-Mail", "Registrierungsdatum"],
+        ),
+    ],
+    ids=["request-order", "reversed", "account-language"],
+)
+def test_column_order_and_header_language_are_modes(sandbox_factory, options, header):
+    sandbox = sandbox_factory(emarsys=EmarsysOptions(**options))
+    export_id = create(sandbox, language="en")
+    wait_for(sandbox, export_id, "done")
+    text = call(sandbox, "GET", f"/export/{export_id}/data", params={"limit": 1}).text
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == header
+    assert dict(zip(header, rows[1], strict=True))["user_id"] == "100000"
+
+
+def test_fields_are_translated_on_request(sandbox_factory):
+    sandbox = sandbox_factory(emarsys=EmarsysOptions(language="de"))
+    german = call(sandbox, "GET", "/field").json()["data"]
+    english = call(sandbox, "GET", "/field/translate/en").json()["data"]
+    assert [field["name"] for field in german][:2] == ["Vorname", "Nachname"]
+    assert [field["name"] for field in english][:2] == ["First Name", "Last Name"]
+    assert [field["string_id"] for field in english] == [field["string_id"] for field in german]
+
+
 def test_the_file_honours_delimiter_header_and_language(sandbox):
     export_id = create(sandbox, delimiter=";", add_field_names_header=1, language="de")
     wait_for(sandbox, export_id, "done")

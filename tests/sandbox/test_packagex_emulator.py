@@ -294,8 +294,31 @@ def test_the_list_pages_and_filters_exports(sandbox, packagex):
     assert len(packagex.list(search="NIGHTLY").json()["data"]) == 5
     newest_first = packagex.list(direction="desc", limit=1).json()["data"]
     assert newest_first[0]["id"] == failed
-    assert packagex.list(limit=101).status_code == 400
+    assert packagex.list(limit=500).status_code == 200
     assert packagex.list(statuses="done").json()["errors"][0]["field"] == "statuses"
+    refused = packagex.list(resource="item")
+    assert (refused.status_code, refused.json()["errors"][0]["field"]) == (400, "resource")
+
+
+def test_what_the_list_accepts_where_the_documents_are_silent_is_a_mode(
+    sandbox_factory: SandboxFactory,
+):
+    lenient = PackageXOptions(list_filters_every_resource=True, max_page_size=100)
+    client = PackageXClient(sandbox_factory(packagex=lenient))
+    try:
+        assert client.list(resource="item").status_code == 200
+        assert client.list(limit=101).json()["errors"][0]["field"] == "limit"
+    finally:
+        client.close()
+    clamping = PackageXOptions(max_page_size=2, clamp_page_size=True)
+    client = PackageXClient(sandbox_factory(packagex=clamping))
+    try:
+        for _ in range(3):
+            client.created_id("group")
+        first = client.list(limit=100).json()
+        assert (len(first["data"]), first["pagination"]["has_more"]) == (2, True)
+    finally:
+        client.close()
 
 
 def test_exports_are_deleted_after_24_hours(sandbox, packagex):

@@ -105,15 +105,28 @@ def define_datasets(datasets: DatasetRegistry) -> tuple[Dataset, Dataset]:
     )
 
 
-def event_line(row: Mapping[str, Value], identifiers: Sequence[str]) -> dict[str, Any]:
-    """An event as one line of an EVENTS export file."""
-    return {
-        "identifiers": {"custom_id": row["custom_id"]} if "custom_id" in identifiers else {},
-        "event": row["event"],
-        "timestamp": row["timestamp"],
-        "orchestration_id": row["orchestration_id"],
-        "orchestration_name": row["orchestration_name"],
+def event_line(
+    row: Mapping[str, Value],
+    identifiers: Sequence[str],
+    renamed: Mapping[str, str] | None = None,
+    *,
+    extras: bool = False,
+) -> dict[str, Any]:
+    """An event as one line of an EVENTS export file, its fields ``renamed`` as asked.
+
+    Batch does not document the line; these names are the sandbox's guess, and the
+    ``renamed`` and ``extras`` switches are the other plausible shapes.
+    """
+    names = renamed or {}
+    line: dict[str, Any] = {
+        "identifiers": {"custom_id": row["custom_id"]} if "custom_id" in identifiers else {}
     }
+    for name in EVENT_COLUMNS[1:]:
+        line[names.get(name, name)] = row[name]
+    if extras:
+        line["channel"] = str(row["event"]).partition("_")[0]
+        line["message"] = {"language": "en"}
+    return line
 
 
 def installation_ids(row: Mapping[str, Value]) -> list[str]:

@@ -92,14 +92,6 @@ def first_index_at(dataset: Dataset, moment: dt.datetime) -> int:
     return min(max(-(-offset // step), 0), dataset.size)
 
 
-#: The tap's documented Batch policy, restated here on purpose rather than imported, so the
-#: ground truth is an independent statement of what a sync should emit: a run stops this long
-#: before now (events reach Batch late) ...
-TAP_LAG = dt.timedelta(minutes=10)
-#: ... and a first sync starts this far inside the 3-month lookback Batch keeps.
-TAP_LOOKBACK_MARGIN = dt.timedelta(hours=1)
-
-
 @dataclass(frozen=True)
 class ExportFile:
     """One part of an export's file, and where it lies in the sandbox's bucket."""
@@ -109,9 +101,9 @@ class ExportFile:
     size: int
     key: str
 
-    def describe(self, api_url: str) -> dict[str, Any]:
+    def describe(self, download_url: str) -> dict[str, Any]:
         """The ``files`` item of the view: id, part, size and the download route's URL."""
-        url = f"{api_url}/exports/download?id={self.id}"
+        url = f"{download_url}?id={self.id}"
         return {"id": self.id, "part": self.part, "size": self.size, "url": url}
 
 
@@ -208,6 +200,10 @@ class BatchEmulator(ProviderEmulator):
         """The versioned API root, as the tap's ``base_url``."""
         return f"{self.url}/{self.options.api_version}"
 
+    @property
+    def _download_version(self) -> str:
+        return self.options.download_version or self.options.api_version
+
     def routes(self) -> Sequence[Route]:
         """Create, view, list and download."""
         root = f"/{self.options.api_version}"
@@ -215,14 +211,16 @@ class BatchEmulator(ProviderEmulator):
             Route("POST", f"{root}/profiles/export", "create", self.create_export),
             Route("GET", f"{root}/exports/view", "view", self.view_export),
             Route("GET", f"{root}/exports/list", "list", self.list_exports),
-            Route("GET", f"{root}/exports/download", "download", self.download),
+            Route("GET", f"/{self._download_version}/exports/download", "download", self.download),
         )
 
     def check_request(self) -> ResponseReturnValue | None:
-        """Bearer REST key and project key, on every route (401 / 400 otherwise)."""
+        """Bearer REST key and project key, on every route (401 otherwise, by default)."""
         project = request.headers.get("X-Batch-Project")
         if not project:
-            return error(400, "MISSING_PARAMETER", "The X-Batch-Project header is missing")
+            status = self.options.missing_project_status
+            code = "MISSING_PARAMETER" if status == 400 else "AUTHENTICATION_INVALID"
+            return error(status, code, "The X-Batch-Project header is missing")
         given = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not (
             hmac.compare_digest(given.encode(), self.options.rest_api_key.encode())
@@ -294,8 +292,10 @@ class BatchEmulator(ProviderEmulator):
             events = set(request_body["events"])
             orchestrations = request_body.get("orchestration_ids")
             identifiers = request_body.get("identifiers") or []
+            renamed = dict(self.options.event_fields)
+            extras = self.options.event_extras
             objects = (
-                event_line(row, identifiers)
+                event_line(row, identifiers, renamed, extras=extras)
                 for row in self.events.rows(export.rows.start, export.rows.stop)
                 if row["event"] in events
                 and (orchestrations is None or row["orchestration_id"] in orchestrations)
@@ -354,7 +354,8 @@ class BatchEmulator(ProviderEmulator):
             ended = export.created_at + dt.timedelta(seconds=delays.complete_after)
             described["completion_date"] = rfc3339(ended)
         if status == "SUCCESS":
-            described["files"] = [item.describe(self.api_url) for item in export.files]
+            download = f"{self.url}/{self._download_version}/exports/download"
+            described["files"] = [item.describe(download) for item in export.files]
         return described
 
     def view_export(self) -> ResponseReturnValue:
@@ -365,8 +366,13 @@ class BatchEmulator(ProviderEmulator):
         with self._lock:
             export = self._exports.get(export_id)
         if export is None:
-            return error(404, "NOT_FOUND", f"export {export_id} not found")
+            return self._unknown(f"export {export_id}")
         return jsonify(self._describe(export, self.context.clock.now()))
+
+    def _unknown(self, what: str) -> ResponseReturnValue:
+        status = self.options.unknown_export_status
+        code = "MALFORMED_PARAMETER" if status == 400 else "NOT_FOUND"
+        return error(status, code, f"{what} is unknown to this project")
 
     def list_exports(self) -> ResponseReturnValue:
         """Exports of the last months, newest first, ``limit`` (1..100, default 10) a page."""
@@ -413,7 +419,7 @@ class BatchEmulator(ProviderEmulator):
         with self._lock:
             found = self._files.get(file_id)
         if found is None:
-            return error(404, "NOT_FOUND", f"file {file_id} not found")
+            return self._unknown(f"file {file_id}")
         storage = self.context.storage
         link = storage.presign(self.bucket, found.key, self.options.link_ttl_seconds)
         if self.injected(FaultKind.EXPIRE_LINK):
@@ -438,13 +444,13 @@ class BatchEmulator(ProviderEmulator):
         return range(first_index_at(self.events, start), first_index_at(self.events, end))
 
     def stream_counts(self) -> dict[str, int]:
-        """Rows a sync emits now: events inside the lookback and older than the tap's lag."""
-        now = self.context.clock.now()
-        floor = now - dt.timedelta(days=self.options.lookback_days) + TAP_LOOKBACK_MARGIN
-        return {
-            "batch_events": len(self.events_between(floor, now - TAP_LAG)),
-            "batch_profiles": self.profiles.size,
-        }
+        """Rows a sync emits now: every event Batch still keeps (its lookback), every profile.
+
+        Only Batch's own rules count here, none of the tap's: a test whose events come
+        close to now or to the lookback's edge states the tap's policy itself.
+        """
+        counts = self.export_counts()
+        return {"batch_events": counts[EVENTS], "batch_profiles": counts[ATTRIBUTES]}
 
     def export_counts(self) -> dict[str, int]:
         """Rows of an EVENTS export of the whole lookback, and of an ATTRIBUTES export."""

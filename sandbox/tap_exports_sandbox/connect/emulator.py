@@ -234,11 +234,16 @@ class ConnectEmulator(ProviderEmulator):
         response.headers["Location"] = f"{self.url}/events/{collection}/export/{export_id}"
         return response
 
-    @staticmethod
-    def _destination(body: dict[str, Any]) -> tuple[str, str]:
+    def _destination(self, body: dict[str, Any]) -> tuple[str, str]:
         for name in ("s3Path", "s3AccessKeyId", "s3SecretAccessKey"):
             if not isinstance(body.get(name), str) or not body[name]:
                 raise QueryError(name, "is required for an export to S3")
+        documented = urlsplit(body["s3Path"])
+        if not self.options.any_s3_path and not (
+            documented.scheme == "https"
+            and (documented.hostname or "").endswith(".s3.amazonaws.com")
+        ):
+            raise QueryError("s3Path", "must look like https://<bucket>.s3.amazonaws.com/<path>/")
         try:
             return bucket_and_prefix(body["s3Path"])
         except ValueError as exc:
@@ -311,7 +316,7 @@ class ConnectEmulator(ProviderEmulator):
                 {"name": name, "properties": events.properties()}
                 for name, events in self.collections.items()
             ],
-            "s3_path": f"s3://{self.bucket}/{self.options.prefix}",
+            "s3_path": f"https://{self.bucket}.s3.amazonaws.com/{self.options.prefix}",
             "s3_access_key_id": ACCESS_KEY_ID,
             "s3_secret_access_key": SECRET_ACCESS_KEY,
             "s3_endpoint_url": self.context.storage.endpoint_url,

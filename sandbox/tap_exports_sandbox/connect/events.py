@@ -31,7 +31,10 @@ class ConnectOptions:
 
     ``inline_limit`` is how many events ``GET /events/:collection/export`` answers
     before it says 413 (10,000 at Connect; tests lower it to exercise the S3 path
-    with small collections).
+    with small collections). ``any_s3_path=True`` accepts ``s3://`` and path-style
+    locations as ``s3Path`` too; Connect documents the
+    ``https://<bucket>.s3.amazonaws.com/<prefix>/`` form only, and by default the
+    sandbox refuses the others with 422.
     """
 
     project_id: str = "sandbox-project"
@@ -40,6 +43,7 @@ class ConnectOptions:
     inline_limit: int = 10_000
     bucket: str = "connect-exports"
     prefix: str = "exports/"
+    any_s3_path: bool = False
 
 
 def event_id(draws: Draws) -> str:

@@ -165,11 +165,16 @@ LAST_UPDATE = Column("last_update", {"en": "last update", "de": "letzte Änderun
 
 @dataclass(frozen=True)
 class ExportType:
-    """One export endpoint of the account and the dataset it exports."""
+    """One export endpoint of the account and the dataset it exports.
+
+    ``type_word`` is the ``type`` its status answer names; None for the kinds whose
+    status ``GET /export/<id>`` does not report (it documents Responses and
+    Registrations only).
+    """
 
     key: str
     stream: str
-    type_word: str
+    type_word: str | None
     file_prefix: str
     dataset: Dataset
     whole_days: bool = False
@@ -200,7 +205,7 @@ def define_exports(datasets: DatasetRegistry) -> dict[str, ExportType]:
         "/contact/getchanges": ExportType(
             "contact_changes",
             "emarsys_contact_changes",
-            "Changes",
+            None,
             "changes",
             changes,
             whole_days=True,

@@ -126,6 +126,7 @@ class EmarsysEmulator(ProviderEmulator):
         ]
         return (
             Route("GET", f"{API}/field", "fields", self.list_fields),
+            Route("GET", f"{API}/field/translate/<language>", "fields", self.translate_fields),
             *create,
             Route("GET", f"{API}/export/<int:export_id>", "get", self.get_export),
             Route("GET", f"{API}/export/<int:export_id>/data", "data", self.export_data),
@@ -197,8 +198,11 @@ class EmarsysEmulator(ProviderEmulator):
     # Routes -----------------------------------------------------------------------
 
     def list_fields(self) -> ResponseReturnValue:
-        """``GET /field`` in the account's (or the asked) language."""
-        language = request.args.get("language", self.options.language)
+        """``GET /field`` in the account's language."""
+        return self.translate_fields(self.options.language)
+
+    def translate_fields(self, language: str) -> ResponseReturnValue:
+        """``GET /field/translate/<language>``: the fields, named in ``language``."""
         return envelope(
             0,
             "OK",
@@ -266,7 +270,8 @@ class EmarsysEmulator(ProviderEmulator):
         ftp = body.get("ftp_settings") if distribution == "ftp" else {}
         if not isinstance(ftp, Mapping):
             raise RequestError("Invalid data format for ftp_settings. Object expected")
-        language = str(body.get("language") or self.options.language)
+        asked = body.get("language") if self.options.honours_language else None
+        language = str(asked or self.options.language)
         csv = CsvFormat(
             delimiter=str(body.get("delimiter") or self.options.delimiter),
             header=bool(int(body.get("add_field_names_header", int(self.options.header)))),
@@ -275,20 +280,21 @@ class EmarsysEmulator(ProviderEmulator):
         malformed = self.injected(FaultKind.MALFORMED_ROWS)
         now = self.context.clock.now()
         export_id = next(self._ids)
+        layout = [
+            Column("user_id", {"en": "user_id"}),
+            *(Column(f"field:{f}", FIELDS[f].names) for f in fields),
+            *trailing,
+        ]
+        if self.options.column_order == "reversed":
+            layout.reverse()
         return Export(
             id=export_id,
             kind=kind,
             settings=(kind.key, json.dumps(body, sort_keys=True)),
             rows=range(self._index_at(start, dataset), self._index_at(end, dataset)),
-            columns=("user_id", *(f"field:{f}" for f in fields), *(c.source for c in trailing)),
-            header_names=(
-                "user_id",
-                *(FIELDS[f].names.get(language, FIELDS[f].names["en"]) for f in fields),
-                *(c.names.get(language, c.names["en"]) for c in trailing),
-            ),
-            timestamps=frozenset(
-                1 + len(fields) + n for n, column in enumerate(trailing) if column.timestamp
-            ),
+            columns=tuple(column.source for column in layout),
+            header_names=tuple(column.names.get(language, column.names["en"]) for column in layout),
+            timestamps=frozenset(n for n, column in enumerate(layout) if column.timestamp),
             fields=fields,
             csv=csv,
             language=language,
@@ -377,7 +383,14 @@ class EmarsysEmulator(ProviderEmulator):
         if export.distribution == "ftp":
             self._deliver(export)
             return DONE if export.delivered.is_set() else READY
+        if self.options.local_ready == "stays":
+            return READY
         return DONE if age >= delays.complete_after + self.options.ready_seconds else READY
+
+    def _served(self, export: Export) -> bool:
+        """Whether ``/data`` hands out a local export's file now."""
+        status = self._status(export)
+        return status == DONE or (status == READY and self.options.local_ready != "until_done")
 
     def _find(self, export_id: int) -> Export | None:
         now = self.context.clock.now()
@@ -393,8 +406,11 @@ class EmarsysEmulator(ProviderEmulator):
         export = self._find(export_id)
         if export is None:
             return self._refuse(10001, "Invalid export id")
+        status = self._status(export)
+        if export.kind.type_word is None and not self.options.status_of_changes:
+            return self._refuse(4002, "Invalid export type")
         word = self.injected(FaultKind.STATUS_WORD)
-        status = word.word if word else self._status(export)
+        status = word.word if word else status
         local_created = export.created_at.astimezone(ZoneInfo("Europe/Vienna"))
         ftp = export.distribution == "ftp"
         return envelope(
@@ -404,7 +420,7 @@ class EmarsysEmulator(ProviderEmulator):
                 "id": str(export.id),
                 "created": local_created.strftime("%Y-%m-%d %H:%M:%S"),
                 "status": status,
-                "type": export.kind.type_word,
+                "type": export.kind.type_word or "Changes",
                 "file_name": export.file_name if status == DONE else None,
                 "ftp_host": export.ftp.get("host") if ftp else None,
                 "ftp_dir": export.ftp.get("folder") if ftp else None,
@@ -422,7 +438,7 @@ class EmarsysEmulator(ProviderEmulator):
             return self._refuse(10001, "Invalid export id")
         if export.distribution != "local":
             return envelope(4004, "Distribution method is not local", status=404)
-        if self._status(export) != DONE:
+        if not self._served(export):
             return envelope(4005, "The export is still in progress", status=404)
         try:
             offset = int(request.args.get("offset", 0))
@@ -533,6 +549,11 @@ class EmarsysEmulator(ProviderEmulator):
     def export_counts(self) -> dict[str, int]:
         """Rows per export kind."""
         return {kind.key: self._exportable(kind) for kind in self.exports_by_path.values()}
+
+    def exports(self) -> list[Export]:
+        """Every export the account holds, oldest first (for tests to inspect requests)."""
+        with self._lock:
+            return sorted(self._exports.values(), key=lambda export: export.id)
 
     def reset(self) -> None:
         """Forget every export, nonce and rate-limit count."""

@@ -100,6 +100,7 @@ class MailgunEmulator(ProviderEmulator):
             rows=source.dataset.size,
             created_at=now,
             fails=self.injected(FaultKind.FAIL_EXPORT) is not None,
+            failure_word=self.options.failure_word,
             malformed_rows=malformed.rows if malformed else 0,
         )
         if not self.exports.add_unless_running(export, self.context.config.delays):
@@ -113,9 +114,18 @@ class MailgunEmulator(ProviderEmulator):
 
     def _write_file(self, export: MailgunExport, cancelled: threading.Event) -> None:
         dataset = export.source.dataset
+        rows = dataset.tuples(0, export.rows)
+        if "tag" in dataset.columns and self.options.all_tag != "*":
+            column = dataset.columns.index("tag")
+            rows = (
+                (*row[:column], self.options.all_tag, *row[column + 1 :])
+                if row[column] == "*"
+                else row
+                for row in rows
+            )
         chunks = encode_csv(
             dataset.columns,
-            dataset.tuples(0, export.rows),
+            rows,
             self.options.csv,
             malformed_after=malformed_positions(export.rows, export.malformed_rows),
         )

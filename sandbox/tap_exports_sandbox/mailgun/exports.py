@@ -40,6 +40,7 @@ class MailgunExport:
     rows: int
     created_at: dt.datetime
     fails: bool = False
+    failure_word: str | None = FAILED
     malformed_rows: int = 0
     file_ready: threading.Event = field(default_factory=threading.Event)
 
@@ -56,7 +57,7 @@ class MailgunExport:
         if age < delays.complete_after:
             return PROCESSING
         if self.fails:
-            return FAILED
+            return self.failure_word or PROCESSING
         return COMPLETE if self.file_ready.is_set() else PROCESSING
 
     def expired(self, now: dt.datetime) -> bool:

@@ -15,6 +15,11 @@ class MailgunOptions:
     exports feature: every ``/v3/exports`` route answers 404. ``create_returns_id=False``
     answers a create like the official mock does, ``{"message": "success"}``, so the
     tap has to find its export through the list filter.
+
+    Where the documents are silent: ``failure_word`` is what an export that fails (a
+    fault) shows; Mailgun documents no failure state, so ``None`` leaves it
+    ``processing`` until it expires. ``all_tag`` is how an unsubscribe from every tag
+    reads in the CSV: ``*`` as Mailgun's JSON lists show it, or ``""`` (empty).
     """
 
     api_key: str = "key-sandbox-mailgun-0123456789abcdef"
@@ -22,4 +27,6 @@ class MailgunOptions:
     exports_enabled: bool = True
     create_returns_id: bool = True
     link_ttl_seconds: int = 900
+    failure_word: str | None = "failed"
+    all_tag: str = "*"
     csv: CsvFormat = field(default_factory=CsvFormat)

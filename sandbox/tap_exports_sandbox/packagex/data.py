@@ -367,9 +367,11 @@ def unsafe(row: Row) -> bool:
     return any(isinstance(value, str) and value.startswith(FORMULA_PREFIXES) for value in row)
 
 
-def sanitize(value: Value) -> Value:
-    """A cell defused the usual way: a leading quote before a formula character."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) else value
+def sanitize(value: Value, mark: str) -> Value:
+    """A cell defused by ``mark`` (a quote or a tab, the usual ways) before a formula character."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return f"{mark}{value}"
+    return value
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,10 @@ from tap_exports_sandbox.packagex.exports import (
     formula_candidate,
     new_export_id,
 )
-from tap_exports_sandbox.packagex.options import PACKAGEX_RESOURCES
+from tap_exports_sandbox.packagex.options import LISTING_FILTERS, PACKAGEX_RESOURCES
 
 LINKS = ("_csv_url", "_csv_error_url", "_csv_sanitized_url")
 LIST_ORDERS = ("created_at", "count_batches", "count_total", "updated_at")
-MAX_PAGE_SIZE = 100
 
 
 def envelope(
@@ -92,11 +91,13 @@ class ExportBook:
             self._exports[export.id] = export
 
     def live(self, context: EmulatorContext) -> list[PackageXExport]:
-        """Exports younger than 24 hours, oldest first."""
+        """Exports younger than 24 hours (or kept as expired), oldest first."""
         now = context.clock.now()
         with self._lock:
             self._exports = {
-                key: export for key, export in self._exports.items() if not export.expired(now)
+                key: export
+                for key, export in self._exports.items()
+                if export.keep_expired or not export.expired(now)
             }
             return sorted(self._exports.values(), key=lambda export: export.created_at)
 
@@ -184,6 +185,8 @@ class PackageXEmulator(ProviderEmulator):
             if self.injected(FaultKind.FAIL_EXPORT)
             else (word.word if word else COMPLETED),
             malformed_rows=malformed.rows if malformed else 0,
+            sanitize_mark=self.options.sanitize_mark,
+            keep_expired=self.options.keep_expired,
         )
         self.exports.add(export)
         self.context.stats.export_created(self.name, resource.model.name)
@@ -223,8 +226,12 @@ class PackageXEmulator(ProviderEmulator):
         errors: list[dict[str, str]] = []
         page = _positive(args.get("page", "1"), "page", errors)
         limit = _positive(args.get("limit", "10"), "limit", errors)
-        if limit > MAX_PAGE_SIZE:
-            errors.append({"field": "limit", "message": f"at most {MAX_PAGE_SIZE}"})
+        most = self.options.max_page_size
+        if most is not None and limit > most:
+            if self.options.clamp_page_size:
+                limit = most
+            else:
+                errors.append({"field": "limit", "message": f"at most {most}"})
         order_by = args.get("order_by", "created_at")
         if order_by not in LIST_ORDERS:
             errors.append({"field": "order_by", "message": f"one of {', '.join(LIST_ORDERS)}"})
@@ -232,8 +239,10 @@ class PackageXEmulator(ProviderEmulator):
         if direction not in {"asc", "desc"}:
             errors.append({"field": "direction", "message": "asc or desc"})
         resource = args.get("resource")
-        if resource is not None and resource not in self.resources:
-            errors.append({"field": "resource", "message": f"unknown resource {resource!r}"})
+        filters = self.resources if self.options.list_filters_every_resource else LISTING_FILTERS
+        if resource is not None and resource not in filters:
+            message = f"resource must be one of {', '.join(filters)}"
+            errors.append({"field": "resource", "message": message})
         statuses = [word for word in args.get("statuses", "").split(",") if word]
         unknown = [word for word in statuses if word not in STATUSES]
         if unknown:

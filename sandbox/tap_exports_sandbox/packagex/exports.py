@@ -46,6 +46,8 @@ QUEUED, PROCESSING, COMPLETED, FAILED, TIMED_OUT = (
     "timed_out",
 )
 STATUSES = (QUEUED, PROCESSING, COMPLETED, FAILED, TIMED_OUT)
+#: Not a documented export status: the sibling batch model's word, for ``keep_expired``.
+EXPIRED = "expired"
 REASONS = {
     FAILED: "the export worker stopped while writing batch 1; please try again",
     TIMED_OUT: "the export did not finish within the 30 minute processing limit",
@@ -315,6 +317,8 @@ class PackageXExport:
     created_at: dt.datetime
     final_word: str = COMPLETED
     malformed_rows: int = 0
+    sanitize_mark: str = "'"
+    keep_expired: bool = False
     ready_at: dt.datetime | None = None
     count_total: int = 0
     count_errors: int = 0
@@ -324,6 +328,8 @@ class PackageXExport:
 
     def status(self, now: dt.datetime, delays: StatusDelays) -> str:
         """PackageX's word for where the export stands at ``now``."""
+        if self.keep_expired and self.expired(now):
+            return EXPIRED
         age = (now - self.created_at).total_seconds()
         if age < delays.running_after:
             return QUEUED
@@ -379,7 +385,8 @@ class PackageXExport:
             if formula_candidate(index) and not resource.fails(index, error_every):
                 row = resource.values(index, self.selection.snapshot)
                 if unsafe(row):
-                    yield tuple(sanitize(value) for value in self.rendering.cells(row))
+                    cells = self.rendering.cells(row)
+                    yield tuple(sanitize(value, self.sanitize_mark) for value in cells)
 
     def json_chunks(self, rows: Iterable[Row]) -> Iterator[bytes]:
         """The JSON file: one array, written item by item in chunks of about 64 KiB."""

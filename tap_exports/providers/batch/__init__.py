@@ -45,7 +45,9 @@ class BatchProvider(Provider[BatchSettings]):
         settings = self.settings(tap.config)
         api = BatchApi(settings.base_url, settings.rest_api_key, settings.project_key)
         profiles = BatchProfilesExport(api, settings.attributes, settings.identifiers)
-        events = BatchEventsExport(api, settings.events, stream=BatchEventsStream.name)
+        events = BatchEventsExport(
+            api, settings.events, stream=BatchEventsStream.name, fields=settings.event_fields
+        )
         return [
             BatchExportsStream(tap, api),
             BatchEventsStream(tap, events),

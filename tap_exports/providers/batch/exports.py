@@ -16,6 +16,7 @@ from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
@@ -58,6 +59,8 @@ STATUSES = StatusMap(
     },
 )
 IN_PROGRESS = frozenset({"CREATED", "PENDING", "RUNNING"})
+#: What a record of batch_events needs: its key and its bookmark.
+REQUIRED_EVENT_FIELDS = ("event", "timestamp")
 
 
 class BatchExport(ExportAdapter):
@@ -111,6 +114,9 @@ class BatchExport(ExportAdapter):
             params={"id": job.export_id},
             export_id=job.export_id,
             gone="Batch no longer knows this export",
+            # 400 (malformed request) is how Batch's documented answers can say it; 404 is
+            # not among them but is what an unknown id plausibly gets.
+            gone_statuses=(400, 404),
         ).json()
         status = STATUSES(export.get("status"), export_id=job.export_id)
         files = sorted(
@@ -119,6 +125,7 @@ class BatchExport(ExportAdapter):
                     "id": str(item["id"]),
                     "part": int(item.get("part") or 0),
                     "size": item.get("size"),
+                    "url": str(item.get("url") or ""),
                 }
                 for item in export.get("files") or []
             ),
@@ -138,7 +145,7 @@ class BatchExport(ExportAdapter):
         for item in files:
             yield DownloadTarget(
                 source=HttpSource(
-                    partial(self.download_link, item["id"], job.export_id),
+                    partial(self.download_link, item["url"], job.export_id),
                     name=f"Batch export {job.export_id} part {item['part']} of {len(files)}",
                     expected_size=item.get("size"),
                 ),
@@ -146,15 +153,27 @@ class BatchExport(ExportAdapter):
                 transform=self.transform,
             )
 
-    def download_link(self, file_id: str, export_id: str) -> str:
+    def download_link(self, url: str, export_id: str) -> str:
         """A fresh 20-minute link to one part, asked for whenever the last one has died.
 
-        The call goes to the configured API host, never to a URL taken from a response,
-        so the Batch keys are sent nowhere else.
+        The part's ``url`` is used as Batch returns it (its version may differ from the
+        configured one); the keys go with it only to the configured API host.
         """
-        return self.api.redirect_location(
-            "/exports/download", params={"id": file_id}, export_id=export_id
-        )
+        if origin(url) != origin(self.api.base_url):
+            raise ProviderError(
+                self.provider,
+                f"a file's download URL is not on the API host {origin(self.api.base_url)}: "
+                f"{url!r}; the Batch keys are sent to that host only",
+                export_id=export_id,
+                hint="check batch.base_url",
+            )
+        return self.api.redirect_location(url, export_id=export_id)
+
+
+def origin(url: str) -> str:
+    """Scheme, host and port of a URL: where a request carrying the keys would go."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def same_request(found: object, wanted: Mapping[str, Any]) -> bool:
@@ -179,10 +198,18 @@ def same_request(found: object, wanted: Mapping[str, Any]) -> bool:
 class BatchEventsExport(BatchExport):
     """EVENTS exports, windowed on the event time within the 90-day lookback."""
 
-    def __init__(self, api: BatchApi, events: Sequence[str], *, stream: str) -> None:
+    def __init__(
+        self,
+        api: BatchApi,
+        events: Sequence[str],
+        *,
+        stream: str,
+        fields: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(api)
         self.events = list(events)
         self.stream = stream
+        self.renamed = {name: field for field, name in (fields or {}).items() if name != field}
 
     @override
     def windows(
@@ -221,10 +248,33 @@ class BatchEventsExport(BatchExport):
 
     @override
     def transform(self, row: Row) -> Row:
+        """An event line as a record; fields the tap does not know pass through.
+
+        The line's shape is not documented, so it is checked: a line without the event
+        or its time would leave a record without its key or bookmark.
+        """
         # The decoder hands over a fresh dict per line: reshaped in place, not copied.
+        for name, field in self.renamed.items():
+            if name in row:
+                row[field] = row.pop(name)
+        if row.get("event") is None or row.get("timestamp") is None:
+            raise self._layout_error(row)
         identifiers = row.pop("identifiers", None) or {}
         row["custom_id"] = identifiers.get("custom_id")
         return row
+
+    def _layout_error(self, row: Row) -> ProviderError:
+        file_names = {field: name for name, field in self.renamed.items()}
+        needed = [file_names.get(field, field) for field in REQUIRED_EVENT_FIELDS]
+        found = [file_names.get(name, name) for name in row]
+        return ProviderError(
+            self.provider,
+            f"an event line lacks the fields the tap needs: needed {', '.join(needed)}; "
+            f"found {', '.join(found) or 'none'}",
+            stream=self.stream,
+            hint="Batch does not document its event lines; map the file's names with "
+            'batch.event_fields, e.g. {"timestamp": "<name in the file>"}',
+        )
 
 
 class BatchProfilesExport(BatchExport):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -29,6 +29,9 @@ EVENTS = (
     "push_open",
 )
 IDENTIFIERS = ("custom_id", "installation_ids")
+#: The fields of an event line the tap reads, by the names it assumes (Batch does not
+#: document the line); ``batch.event_fields`` maps any of them to the file's own names.
+EVENT_FIELDS = ("event", "timestamp", "orchestration_id", "orchestration_name")
 
 
 def profile_properties() -> dict[str, Any]:
@@ -62,10 +65,15 @@ class BatchSettings:
         "$last_activity",
     )
     identifiers: Sequence[str] = IDENTIFIERS
+    event_fields: Mapping[str, str] = field(default_factory=dict)
 
     def check(self) -> list[str]:
         """Problems the settings schema cannot express."""
-        errors: list[str] = []
+        errors: list[str] = [
+            f"batch.event_fields: unknown field {name!r}; known: {', '.join(EVENT_FIELDS)}"
+            for name in self.event_fields
+            if name not in EVENT_FIELDS
+        ]
         if not self.events:
             errors.append("batch.events: name at least one event")
         errors += [
@@ -138,5 +146,12 @@ PROPERTIES = th.PropertiesList(
         default=list(BatchSettings.identifiers),
         description="Profile identifiers exported into batch_profiles: custom_id, "
         "installation_ids.",
+    ),
+    th.Property(
+        "event_fields",
+        th.ObjectType(additional_properties=th.StringType),
+        description="Names of batch_events' fields in Batch's event lines, where they differ "
+        "from event, timestamp, orchestration_id, orchestration_name (Batch does not "
+        'document the lines), e.g. {"timestamp": "date"}.',
     ),
 )

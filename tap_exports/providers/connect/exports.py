@@ -70,6 +70,13 @@ class Bucket:
         """Bucket and key of an export file: Connect writes ``<s3Path><filename>``."""
         return parse_s3_path(self.path + filename)
 
+    @property
+    def s3_path(self) -> str:
+        """The location in the one form Connect documents for ``s3Path``:
+        ``https://<bucket>.s3.amazonaws.com/<prefix>``, whatever form the setting has."""
+        bucket, prefix = parse_s3_path(self.path)
+        return f"https://{bucket}.s3.amazonaws.com/{prefix}"
+
     @cached_property
     def client(self) -> S3Client:
         """A boto3 client with the bucket's own keys (the Connect key never goes there)."""
@@ -193,7 +200,7 @@ class ConnectCollectionExport(ExportAdapter):
             self.path,
             json={
                 "query": self.query(window),
-                "s3Path": bucket.path,
+                "s3Path": bucket.s3_path,
                 "s3AccessKeyId": bucket.access_key_id,
                 "s3SecretAccessKey": bucket.secret_access_key,
             },

@@ -168,8 +168,9 @@ PROPERTIES = th.PropertiesList(
         "s3_path",
         th.StringType,
         description="Where Connect writes exports too large to answer inline, e.g. "
-        "https://my-bucket.s3.amazonaws.com/exports/ or s3://my-bucket/exports/; "
-        "without it, such windows are split until each part fits.",
+        "https://my-bucket.s3.amazonaws.com/exports/ or s3://my-bucket/exports/ (sent to "
+        "Connect in the https form it documents); without it, such windows are split until "
+        "each part fits.",
     ),
     th.Property("s3_access_key_id", th.StringType, description="Key id for s3_path."),
     th.Property(

@@ -1,9 +1,11 @@
 """Emarsys (Core API v2): responses, registrations and contact-change exports.
 
 An export is requested for a ``time_range`` (see :mod:`.kinds` for how windows and
-timezones are handled), polled at ``GET /export/<id>`` until ``done``, then read page
-by page from ``/export/<id>/data`` or downloaded from the FTP server Emarsys uploaded
-it to. Contact fields are named after their ``string_id`` in ``GET /field``.
+timezones are handled), polled at ``GET /export/<id>`` until ``done`` (or, where that
+route gives no status, until its file is served), then read page by page from
+``/export/<id>/data`` or downloaded from the FTP server Emarsys uploaded it to.
+Contact fields are named after their ``string_id`` in ``GET /field``, and a file's
+columns are found by their English header names (:mod:`.columns`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing_extensions import override
 
 from tap_exports.providers.base import Provider
 from tap_exports.providers.emarsys.client import EmarsysApi
+from tap_exports.providers.emarsys.columns import english_names
 from tap_exports.providers.emarsys.exports import (
     EmarsysExport,
     EmarsysStream,
@@ -54,6 +57,7 @@ class EmarsysProvider(Provider[EmarsysSettings]):
         export_settings = ExportSettings(
             contact_fields=fields,
             field_names=field_names(api, fields, reserved),
+            field_headers=english_names(api, fields),
             distribution_method=settings.distribution_method,
             ftp=settings.ftp_settings(),
             zone=ZoneInfo(settings.timezone),

@@ -1,18 +1,15 @@
 """Reading a finished Emarsys export: paged from ``/export/<id>/data``, or one file on FTP.
 
-Emarsys writes CSV with ``,`` or ``;``, with or without a header row whose names are
-in the account's language. Columns are read by position (the export request fixes
-their order), so localized names never matter. A file's first line tells the rest:
-a data line starts with the numeric ``user_id`` followed by the delimiter; anything
-else is the header row.
+Emarsys writes CSV with ``,`` or ``;``, with a header row when asked (the tap always
+asks, in English). The export's first file starts with it; its names find the columns
+and the delimiter under which it matches is the file's (:mod:`.columns`). Whether
+later pages of ``/data`` repeat it is undocumented: a page is read with or without it.
 """
 
 from __future__ import annotations
 
-import codecs
 import io
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -21,34 +18,24 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from tap_exports.engine.adapter import DownloadTarget, RowTransform
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import CsvOptions, FileFormat
-from tap_exports.io.ftp import FtpSource
+from tap_exports.io.ftp import FtpSource, file_names
 from tap_exports.io.http import RETRY_ON, discard
 from tap_exports.io.resumable import Opened, open_resumable
 from tap_exports.providers.emarsys.client import EmarsysApi, EmarsysError, reply_of
+from tap_exports.providers.emarsys.columns import ColumnMap
 from tap_exports.providers.emarsys.settings import FtpSettings
 
 if TYPE_CHECKING:
     import requests
 
 #: ``/data`` errors after which only a new export helps: 4003 the file is no longer
-#: stored, 4006 the file was not found.
-FILE_GONE = frozenset({4003, 4006})
+#: stored, 4006 the file was not found, 10001 the export id is not known.
+FILE_GONE = frozenset({4003, 4006, 10001})
+#: ``/data`` while the export is still in progress.
+IN_PROGRESS = 4005
 #: Pages of one export; with the largest page size this is far beyond any real export.
 MAX_PAGES = 100_000
 MAX_FIRST_LINE = 1 << 20
-
-_DATA_LINE = re.compile(rb'\s*"?\d+"?([,;])')
-_HEADER_LINE = re.compile(rb"[^,;\r\n]*([,;])")
-
-
-def read_layout(first_line: bytes) -> tuple[bool, str]:
-    """Whether a file's first line is a header row, and the file's delimiter."""
-    line = first_line.removeprefix(codecs.BOM_UTF8)
-    data = _DATA_LINE.match(line)
-    if data:
-        return False, data[1].decode()
-    header = _HEADER_LINE.match(line)
-    return True, header[1].decode() if header else ","
 
 
 class _Replay(io.RawIOBase):
@@ -89,12 +76,18 @@ class OpenedFile:
 
 
 def csv_target(
-    stream: BinaryIO, name: str, fieldnames: tuple[str, ...], transform: RowTransform
+    stream: BinaryIO, name: str, columns: ColumnMap, transform: RowTransform
 ) -> DownloadTarget | None:
-    """The CSV file ``stream`` as a download target; None (and closed) when it has no data row."""
+    """The CSV file ``stream`` as a download target; None (and closed) when it has no data row.
+
+    The export's first file must start with its header row, which is checked against
+    the export's columns before any row is read; a later page may repeat it or not.
+    """
     try:
         head = stream.readline(MAX_FIRST_LINE)
-        has_header, delimiter = read_layout(head)
+        if head and columns.header is None:
+            columns.learn_line(head)
+        has_header = columns.is_header(head)
         ahead = stream.read(1) if has_header else b""
     except BaseException:
         stream.close()
@@ -106,19 +99,57 @@ def csv_target(
         source=OpenedFile(name, io.BufferedReader(_Replay(head + ahead, stream))),
         format=FileFormat.CSV,
         csv=CsvOptions(
-            delimiter=delimiter,
+            delimiter=columns.delimiter,
             has_header=has_header,
-            fieldnames=None if has_header else fieldnames,
+            fieldnames=None if has_header else columns.header,
         ),
         transform=transform,
     )
+
+
+def uploaded_file(settings: FtpSettings, export_id: str) -> str | None:
+    """The name of an export's file on FTP, for exports whose status Emarsys does not report.
+
+    An assumption (docs/assumptions.md): the name holds ``_<export id>_`` and ends in
+    ``.csv`` as in the documented example (``clicks_3931993_1_en-df0ef2.csv``), and the
+    file takes that name only once it is complete (a hidden or other name while written).
+    """
+    marker = f"_{export_id}_"
+    found = sorted(
+        name
+        for name in file_names(settings.server())
+        if marker in name and name.endswith(".csv") and not name.startswith(".")
+    )
+    return found[0] if found else None
+
+
+def data_served(api: EmarsysApi, export_id: str) -> bool:
+    """Whether ``/data`` serves the export's file yet (4005: still in progress)."""
+    try:
+        response = api.request(
+            "GET",
+            f"/export/{export_id}/data",
+            params={"offset": 0, "limit": 1},
+            stream=True,
+            export_id=export_id,
+        )
+    except EmarsysError as exc:
+        if exc.reply_code == IN_PROGRESS:
+            return False
+        if exc.reply_code in FILE_GONE:
+            raise ExportGoneError(
+                "Emarsys", "the export's file is no longer stored", export_id=export_id
+            ) from exc
+        raise
+    response.close()
+    return True
 
 
 def ftp_file(
     settings: FtpSettings,
     export_id: str,
     detail: dict[str, Any],
-    fieldnames: tuple[str, ...],
+    columns: ColumnMap,
     transform: RowTransform,
 ) -> DownloadTarget | None:
     """The file Emarsys uploaded, named by the finished export's status."""
@@ -134,7 +165,7 @@ def ftp_file(
         ca_file=settings.ca_file,
         name=f"Emarsys export {export_id} ({filename} on FTP)",
     )
-    return csv_target(source.open(), source.name, fieldnames, transform)
+    return csv_target(source.open(), source.name, columns, transform)
 
 
 class DataPages:
@@ -150,13 +181,13 @@ class DataPages:
         api: EmarsysApi,
         export_id: str,
         page_size: int,
-        fieldnames: tuple[str, ...],
+        columns: ColumnMap,
         transform: RowTransform,
     ) -> None:
         self.api = api
         self.export_id = export_id
         self.page_size = page_size
-        self.fieldnames = fieldnames
+        self.columns = columns
         self.transform = transform
 
     def __iter__(self) -> Iterator[DownloadTarget]:
@@ -202,7 +233,7 @@ class DataPages:
             return Opened(read=read, close=page.close, total=int(length) if plain else None)
 
         stream = open_resumable(open_at, name=name, retry_on=RETRY_ON)
-        return csv_target(stream, name, self.fieldnames, self.transform)
+        return csv_target(stream, name, self.columns, self.transform)
 
     def _json_page(self, rows: Any, name: str) -> DownloadTarget | None:
         if not isinstance(rows, list):
@@ -213,6 +244,8 @@ class DataPages:
             )
         if not rows:
             return None
+        if isinstance(rows[0], dict):
+            self.columns.learn(list(rows[0]))
         return DownloadTarget(
             source=OpenedFile(name, io.BytesIO(json.dumps(rows).encode())),
             format=FileFormat.JSON,

@@ -19,7 +19,8 @@ from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.providers.emarsys.client import EmarsysApi, EmarsysError, running_export_id
-from tap_exports.providers.emarsys.delivery import DataPages, ftp_file
+from tap_exports.providers.emarsys.columns import LANGUAGE, Column, ColumnMap
+from tap_exports.providers.emarsys.delivery import DataPages, data_served, ftp_file, uploaded_file
 from tap_exports.providers.emarsys.kinds import FIRST_RUN_HISTORY, ExportKind, parse_local_time
 from tap_exports.providers.emarsys.settings import FtpSettings
 
@@ -30,7 +31,8 @@ LOGGER = logging.getLogger("tap_exports.emarsys")
 SCHEMAS = SchemaDirectory(schemas)
 
 #: ``ready`` means the file exists but is not yet distributed (served by ``/data`` or
-#: uploaded to FTP); only ``done`` is finished.
+#: uploaded to FTP); ``done`` is finished. Whether a ``local`` export ever turns ``done``
+#: is not documented, so a ``ready`` one is finished as soon as ``/data`` serves it.
 STATUSES = StatusMap(
     "Emarsys",
     {
@@ -41,8 +43,11 @@ STATUSES = StatusMap(
         "error": ExportStatus.FAILED,
     },
 )
-#: ``GET /export/<id>`` answers 400 with replyCode 10001 for an id it does not know.
+#: ``GET /export/<id>`` answers 400 with replyCode 10001 for an id it does not know ...
 UNKNOWN_EXPORT = 10001
+#: ... and 4002 "Invalid export type" for kinds it reports nothing on (it documents
+#: responses and registrations only): those are watched through their file instead.
+NO_STATUS = 4002
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class ExportSettings:
 
     contact_fields: tuple[int, ...]
     field_names: tuple[str, ...]
+    field_headers: tuple[str, ...]
     distribution_method: str
     ftp: FtpSettings | None
     zone: ZoneInfo
@@ -68,7 +74,14 @@ class EmarsysExport(ExportAdapter):
         self.api = api
         self.kind = kind
         self.settings = settings
-        self.columns = ("user_id", *settings.field_names, *kind.columns)
+        self.layout = (
+            Column("user_id", "user_id"),
+            *(
+                Column(name, header or None)
+                for name, header in zip(settings.field_names, settings.field_headers, strict=True)
+            ),
+            *(Column(name, kind.headers.get(name)) for name in kind.columns),
+        )
 
     @override
     def windows(
@@ -87,6 +100,8 @@ class EmarsysExport(ExportAdapter):
             "distribution_method": settings.distribution_method,
             "time_range": self.kind.time_range(window, settings.zone),
             "contact_fields": list(settings.contact_fields),
+            "language": LANGUAGE,
+            "add_field_names_header": 1,
             **self.kind.options,
         }
         if settings.ftp is not None:
@@ -123,16 +138,38 @@ class EmarsysExport(ExportAdapter):
                 raise ExportGoneError(
                     self.provider, "Emarsys no longer knows this export", export_id=job.export_id
                 ) from exc
+            if exc.reply_code == NO_STATUS:
+                return self._poll_file(job)
             raise
         data = data if isinstance(data, Mapping) else {}
         word = data.get("status")
         status = STATUSES(word, export_id=job.export_id)
         detail = {"emarsys_status": word}
+        if word == "ready" and self._local(job) and data_served(self.api, job.export_id):
+            status = ExportStatus.COMPLETE
         if status is ExportStatus.COMPLETE:
             detail |= {key: data.get(key) for key in ("file_name", "ftp_host", "ftp_dir")}
         elif status is ExportStatus.FAILED:
             detail["reason"] = "Emarsys reports the export's status as 'error'"
         return job.with_status(status, **detail)
+
+    def _local(self, job: ExportJob) -> bool:
+        return job.detail.get("distribution_method") != "ftp"
+
+    def _poll_file(self, job: ExportJob) -> ExportJob:
+        """Without a status answer: finished once ``/data`` serves the file, or it is on FTP."""
+        detail: dict[str, str | None] = {"emarsys_status": "no status; watching the file"}
+        if self._local(job):
+            served = data_served(self.api, job.export_id)
+            return job.with_status(
+                ExportStatus.COMPLETE if served else ExportStatus.RUNNING, **detail
+            )
+        name = uploaded_file(self.settings.ftp, job.export_id) if self.settings.ftp else None
+        if name is None:
+            return job.with_status(ExportStatus.RUNNING, **detail)
+        return job.with_status(
+            ExportStatus.COMPLETE, file_name=name, ftp_host=None, ftp_dir=None, **detail
+        )
 
     @override
     def progress(self, job: ExportJob) -> str | None:
@@ -142,6 +179,11 @@ class EmarsysExport(ExportAdapter):
 
     @override
     def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
+        columns = ColumnMap(self.kind.stream, job.export_id, self.layout)
+
+        def read(row: Row) -> Row:
+            return self.transform(columns.rename(row))
+
         if job.detail.get("contact_fields") != list(self.settings.contact_fields):
             raise ExportGoneError(
                 self.provider,
@@ -155,28 +197,16 @@ class EmarsysExport(ExportAdapter):
                     "the export was delivered by FTP but emarsys.ftp is no longer set",
                     export_id=job.export_id,
                 )
-            target = ftp_file(
-                self.settings.ftp, job.export_id, dict(job.detail), self.columns, self.transform
-            )
+            target = ftp_file(self.settings.ftp, job.export_id, dict(job.detail), columns, read)
             if target is not None:
                 yield target
             return
-        yield from DataPages(
-            self.api, job.export_id, self.settings.page_size, self.columns, self.transform
-        )
+        yield from DataPages(self.api, job.export_id, self.settings.page_size, columns, read)
 
     def transform(self, row: Row) -> Row:
-        """Cells by position onto stable field names; ids as integers, local times as UTC."""
-        values = list(row.values())
-        if len(values) != len(self.columns):
-            raise ProviderError(
-                self.provider,
-                f"{self.kind.stream} files have {len(values)} columns, expected "
-                f"{len(self.columns)} ({', '.join(self.columns)})",
-                hint="Emarsys may have changed the export's layout; please report this",
-            )
+        """Cells keyed by field onto the schema: ids as integers, local times as UTC."""
         out: Row = {}
-        for name, value in zip(self.columns, values, strict=True):
+        for name, value in row.items():
             text = None if value is None else str(value)
             if name == "user_id" or name in self.kind.integers:
                 out[name] = int(text) if text else None

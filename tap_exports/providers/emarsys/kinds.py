@@ -35,23 +35,24 @@ RESPONSE_SOURCES = (
     "mail_open",
     "complaint",
 )
-#: Analysis fields of a response, in the order their columns follow the contact fields:
-#: campaign id, campaign title, link title, URL, time.
+#: Analysis fields of a response: campaign id, campaign title, link title, URL, time.
 RESPONSE_ANALYSIS_FIELDS = (12, 1, 4, 5, 8)
 
 
 @dataclass(frozen=True)
 class ExportKind:
-    """One kind of export: its stream, endpoint, request options and trailing columns.
+    """One kind of export: its stream, endpoint, request options and own columns.
 
-    Every file starts with ``user_id`` and the requested contact fields, in the
-    requested order; ``columns`` are the kind's own columns that follow them.
+    A file holds ``user_id``, the requested contact fields and the kind's own
+    ``columns``; ``headers`` are the English header names the documents give for
+    those columns (a column they do not name is absent).
     """
 
     setting: str
     stream: str
     path: str
     columns: tuple[str, ...]
+    headers: Mapping[str, str]
     replication_key: str
     primary_keys: tuple[str, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
@@ -109,6 +110,14 @@ RESPONSES = ExportKind(
     stream="emarsys_responses",
     path="/email/getresponses",
     columns=("campaign_id", "campaign_title", "link_title", "url", "time", "source"),
+    headers={
+        "campaign_id": "Campaign ID",
+        "campaign_title": "Campaign title",
+        "link_title": "Link title",
+        "url": "URL",
+        "time": "Time",
+        "source": "source",
+    },
     replication_key="time",
     primary_keys=("user_id", "campaign_id", "source", "time", "url"),
     options={
@@ -123,6 +132,8 @@ REGISTRATIONS = ExportKind(
     stream="emarsys_registrations",
     path="/contact/getregistrations",
     columns=("registered_at",),
+    # No document names the registration time's column: it is the one column left over.
+    headers={},
     replication_key="registered_at",
     primary_keys=("user_id", "registered_at"),
     options={"with_timestamp": 1},
@@ -133,6 +144,7 @@ CONTACT_CHANGES = ExportKind(
     stream="emarsys_contact_changes",
     path="/contact/getchanges",
     columns=("last_update",),
+    headers={"last_update": "last update"},
     replication_key="last_update",
     primary_keys=("user_id",),
     options={"origin": "all", "origin_id": 0},

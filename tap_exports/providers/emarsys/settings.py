@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from singer_sdk import typing as th
 
+from tap_exports.io.ftp import FtpLogin
 from tap_exports.providers.emarsys.kinds import KINDS, RESPONSE_ANALYSIS_FIELDS
 
 #: Fields Emarsys refuses in exports (visit and e-mail statistics, user status, source).
@@ -41,6 +42,18 @@ class FtpSettings:
             "password": self.password,
             "folder": self.directory,
         }
+
+    def server(self) -> FtpLogin:
+        """Where the tap logs in to read (or look for) the files."""
+        return FtpLogin(
+            self.host,
+            self.port,
+            self.username,
+            self.password,
+            self.directory,
+            tls=self.tls,
+            ca_file=self.ca_file,
+        )
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ STATUSES = StatusMap(
         "requested": ExportStatus.PENDING,
         "processing": ExportStatus.RUNNING,
         "complete": ExportStatus.COMPLETE,
+        # An assumption (docs/assumptions.md): no failure state is documented; "failed" is
+        # the likely word, and an export that never ends runs into export_timeout_seconds.
         "failed": ExportStatus.FAILED,
     },
 )
@@ -172,6 +174,8 @@ class MailgunListExport(ExportAdapter):
         else:
             row["domain"] = self.domain
         if self.kind == "unsubscribes":
+            # An assumption (docs/assumptions.md): an empty tag is an unsubscribe from
+            # every tag, which Mailgun's JSON lists write as "*".
             row["tag"] = row.get("tag") or "*"
         return row
 

@@ -45,7 +45,8 @@ STATUSES = StatusMap(
         "completed": ExportStatus.COMPLETE,
         "failed": ExportStatus.FAILED,
         "timed_out": ExportStatus.FAILED,
-        # Exports are deleted after 24 hours; the sibling batch model calls that expired.
+        # An assumption (docs/assumptions.md): exports are documented as deleted after 24
+        # hours (a 404); the sibling batch model has an "expired" status, so it may show up.
         "expired": ExportStatus.EXPIRED,
     },
 )

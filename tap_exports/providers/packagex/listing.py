@@ -1,7 +1,9 @@
 """PackageX's export list, and the rows each completed export could not deliver.
 
 ``packagex_exports`` pages through ``GET /v1/exports`` (``page``/``limit`` until
-``pagination.has_more`` is false), one partition per configured resource.
+``pagination.has_more`` is false), one partition per configured resource. The list's
+``resource`` filter is sent only with the values its document names; the exports of
+the other resources are picked out of the unfiltered list.
 ``packagex_export_issues`` is its child: for every completed export it reads the
 error file (rows PackageX could not export) and the sanitized file (rows it excluded
 as potentially malicious), so no row disappears without a trace.
@@ -40,7 +42,13 @@ if TYPE_CHECKING:
     from tap_exports.tap import TapExports
 
 LOGGER = logging.getLogger("tap_exports.packagex")
+#: An assumption (docs/assumptions.md): no maximum page size is documented; 100 is the
+#: usual one, and a server that serves fewer per page is still paged to the end.
 PAGE_SIZE = 100
+#: The values the List exports document accepts for its ``resource`` filter.
+LISTING_FILTERS = frozenset(
+    {"contact", "group", "location", "shipment", "tracker", "shipping_label_inference"}
+)
 ERROR_COLUMNS = ("error", "error_message", "message", "reason")
 ISSUE_FILES = (
     ("error", ERROR_URL, "error rows"),
@@ -90,7 +98,7 @@ class ExportsStream(ExportListingStream):
     @override
     def get_url_params(self, context: Context | None, next_page_token: Any) -> dict[str, Any]:
         params: dict[str, Any] = {"page": next_page_token or 1, "limit": PAGE_SIZE}
-        if context:
+        if context and context["resource"] in LISTING_FILTERS:
             params["resource"] = context["resource"]
         if self.statuses:
             params["statuses"] = ",".join(self.statuses)
@@ -99,6 +107,8 @@ class ExportsStream(ExportListingStream):
     @override
     def post_process(self, row: Row, context: Context | None = None) -> Row | None:
         """Times as RFC 3339; never a file link, even if the list were to include one."""
+        if context and row.get("resource") != context["resource"]:
+            return None
         record = {key: value for key, value in row.items() if not key.startswith("_")}
         for key in ("created_at", "updated_at"):
             if isinstance(record.get(key), int | float):

@@ -21,7 +21,8 @@ from tap_exports.errors import DataError
 CSV_FIELD_OPTIONS = {"timezone": "UTC", "datetime_format": "yyyy-MM-dd'T'HH:mm:ssXXX"}
 #: First characters that make a spreadsheet read a cell as a formula.
 FORMULA_PREFIXES = ("=", "+", "-", "@")
-#: What a sanitizer puts in front of such a cell to defuse it.
+#: What a sanitizer puts in front of such a cell to defuse it. An assumption (see
+#: docs/assumptions.md): PackageX does not document how its sanitized file defuses a cell.
 SANITIZING_MARKS = ("'", "\t")
 
 
