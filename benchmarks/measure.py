@@ -26,7 +26,7 @@ _FINISHED = re.compile(r"export (\S+) is (?:COMPLETE|EMPTY) after ([\d.]+) s")
 _TAIL_LINES = 15
 #: Children may write bytecode caches, as an installed tap has them; otherwise every process
 #: would compile the SDK and the tap again before its first row.
-_CHILD_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
 class RunFailedError(RuntimeError):
@@ -47,7 +47,7 @@ def run(args: Sequence[str], *, timeout: float, stdout: Path | None = None) -> R
     """Run ``args`` from the repository root with stdout to ``stdout`` (``/dev/null``)."""
     with tempfile.TemporaryFile() as log, Path(stdout or os.devnull).open("wb") as out:
         started = time.monotonic()
-        process = subprocess.Popen(args, stdout=out, stderr=log, cwd=ROOT, env=_CHILD_ENV)
+        process = subprocess.Popen(args, stdout=out, stderr=log, cwd=ROOT, env=CHILD_ENV)
         killer = threading.Timer(timeout, process.kill)
         killer.start()
         peak = PeakMemory(process.pid)

@@ -1,7 +1,8 @@
 """A stock singer-sdk tap over the same local file: what the SDK's defaults cost per row.
 
 ``python -m benchmarks.stock --config FILE`` with ``{"file", "format", "stream", "schema"}``
-(the schema the tap declares for that stream). The stream reads the file the obvious way;
+(the schema the tap declares for that stream) and optionally ``primary_keys``, so a target
+upserts its rows as it does the tap's. The stream reads the file the obvious way;
 writer, type conformance, state and metrics are all the SDK's defaults.
 """
 
@@ -40,11 +41,14 @@ class StockTap(Tap):
         th.Property("format", th.StringType(allowed_values=["csv", "ndjson"]), required=True),
         th.Property("stream", th.StringType, required=True),
         th.Property("schema", th.ObjectType(), required=True),
+        th.Property("primary_keys", th.ArrayType(th.StringType)),
     ).to_dict()
 
     @override
     def discover_streams(self) -> Sequence[Stream]:
-        return [FileStream(self, name=self.config["stream"], schema=self.config["schema"])]
+        stream = FileStream(self, name=self.config["stream"], schema=self.config["schema"])
+        stream.primary_keys = self.config.get("primary_keys") or []
+        return [stream]
 
 
 if __name__ == "__main__":

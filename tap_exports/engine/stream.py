@@ -155,22 +155,18 @@ class BulkExportStream(Stream):
             super()._sync_batches(batch_config, context)
             return
 
-        def announce(manifest: list[str]) -> None:
-            self._write_batch_message(encoding=batch_config.encoding, manifest=manifest)
-
         with self.get_batch_counter() as batches:
+
+            def announce(manifest: list[str]) -> None:
+                """One BATCH message per closed file, counted as the SDK counts them."""
+                self._write_batch_message(encoding=batch_config.encoding, manifest=manifest)
+                batches.increment()
+
             self._drive(
-                context,
-                lambda shaper: BatchFileWriter(self, shaper, batch_config, announce),
-                on_flush=batches.increment,
+                context, lambda shaper: BatchFileWriter(self, shaper, batch_config, announce)
             )
 
-    def _drive(
-        self,
-        context: Context | None,
-        sink: Callable[[RecordShaper], RecordSink],
-        on_flush: Callable[[], None] | None = None,
-    ) -> None:
+    def _drive(self, context: Context | None, sink: Callable[[RecordShaper], RecordSink]) -> None:
         """Feed every partition's batches to a sink, checkpointing every few thousand rows.
 
         Same contract as the SDK's loop (metrics, partitions, state finalisation) minus

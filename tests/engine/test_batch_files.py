@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ import pytest
 
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports_sandbox import Sandbox
-from tests.support import sync
+from tests.support import run_cli, sync
 
 BOUNCES = "/v3/mg.example.com/bounces"
 
@@ -89,3 +90,27 @@ def test_parquet_batch_files_hold_exactly_the_records(sandbox: Sandbox, tmp_path
     assert len(files) == 3
     rows = [row for url in files for row in pq.read_table(urlsplit(url).path).to_pylist()]
     assert rows == expected
+
+
+def test_batch_count_metric_counts_every_batch_message(sandbox: Sandbox, tmp_path: Path):
+    sandbox.resize_dataset("mailgun/mg.example.com/bounces", 2500)
+    config = sandbox.tap_config()
+    config["mailgun"] = {**config["mailgun"], "lists": [BOUNCES]}
+    config["batch_config"] = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": f"file://{tmp_path}"},
+        "batch_size": 1000,
+    }
+    result = run_cli(config)
+
+    assert result.returncode == 0, result.stderr
+    batches = [m for m in result.messages if m["type"] == "BATCH"]
+    by_stream = Counter(m["stream"] for m in batches)
+    assert by_stream["mailgun_bounces"] == 3
+    counted: Counter[str] = Counter()
+    for line in result.stderr.splitlines():
+        if "METRIC: " in line:
+            point = json.loads(line.split("METRIC: ", 1)[1])
+            if point["metric"] == "batch_count":
+                counted[point["tags"]["stream"]] += point["value"]
+    assert counted == by_stream
