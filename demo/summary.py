@@ -3,8 +3,8 @@
 ``python -m demo.summary env CONFIG`` prints ``export TAP_EXPORTS_...``
 lines for a tap config written by ``tap-exports-sandbox --write-config``, the way Meltano
 reads dotted settings (``mailgun.api_key`` → ``TAP_EXPORTS_MAILGUN_API_KEY``), so every
-provider the sandbox emulates is configured without naming any of them; the ``decimal``
-settings of meltano.yml are left to its ``sandbox`` environment.
+provider the sandbox emulates is configured without naming any of them; the settings that
+meltano.yml's ``sandbox`` environment sets (the polling pace) are left to it.
 
 ``python -m demo.summary compare --truth FILE --duckdb FILE`` prints, per
 stream, the rows the warehouse holds next to the sandbox's ground truth, and exits
@@ -57,19 +57,20 @@ def meltano_env(
     return env
 
 
-def decimal_settings(project: Path) -> set[str]:
-    """The extractor's ``decimal`` settings in a meltano.yml.
+def environment_settings(project: Path, environment: str = "sandbox") -> set[str]:
+    """The extractor's settings that an environment of a meltano.yml sets.
 
-    Meltano 4.4 reads a decimal setting from the environment as a ``Decimal`` and then
-    fails to write the tap's config file, so these are set in meltano.yml instead
-    (the ``sandbox`` environment does).
+    The sandbox's own config polls every tenth of a second; Meltano reads integer
+    settings from the environment, so the fractions stay in meltano.yml (the
+    ``sandbox`` environment) and are not exported as variables.
     """
-    plugins = yaml.safe_load(project.read_text())["plugins"]["extractors"]
+    environments = yaml.safe_load(project.read_text()).get("environments") or []
     return {
-        str(setting["name"])
-        for plugin in plugins
-        for setting in plugin.get("settings", [])
-        if setting.get("kind") == "decimal"
+        str(name)
+        for env in environments
+        if env.get("name") == environment
+        for plugin in env.get("config", {}).get("plugins", {}).get("extractors", [])
+        for name in plugin.get("config") or {}
     }
 
 
@@ -189,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if arguments.command == "env":
         config = json.loads(arguments.config.read_text())
-        env_vars = meltano_env(config, skip=decimal_settings(arguments.meltano_yml))
+        env_vars = meltano_env(config, skip=environment_settings(arguments.meltano_yml))
         if arguments.demo:
             env_vars.update(demo_settings(config))
         for name, value in sorted(env_vars.items()):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Stream
 from singer_sdk import typing as th
 
-from tap_exports.settings import http_url
+from tap_exports.settings import http_url, sets_anything
 
 if TYPE_CHECKING:
     from tap_exports.tap import TapExports
@@ -52,8 +52,8 @@ class Provider(ABC):
         return value if isinstance(value, Mapping) else {}
 
     def configured(self, config: Mapping[str, Any]) -> bool:
-        """True when any of the provider's settings is given."""
-        return bool(self.section(config))
+        """True when any of the provider's settings is given a value of its own."""
+        return sets_anything(self.section(config), self.settings.to_dict()["properties"])
 
     def validate(self, config: Mapping[str, Any]) -> list[str]:
         """Errors in this provider's settings, each starting with the dotted setting name."""

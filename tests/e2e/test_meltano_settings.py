@@ -3,6 +3,9 @@
 Meltano passes a setting to the tap only when meltano.yml declares it, and masks it in
 ``meltano config list`` only when it is marked sensitive, so a setting added to the tap
 but not to meltano.yml is silently unusable, and a secret not marked sensitive leaks.
+Numbers are declared ``integer``: Meltano 4.4 reads a ``decimal`` setting from an
+environment variable as a ``Decimal`` and then fails to write the tap's config file,
+while an integer passes through (a fraction still can, from meltano.yml).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 JSON_KINDS = {
     "string": "string",
-    "number": "decimal",
+    "number": "integer",
     "integer": "integer",
     "boolean": "boolean",
     "array": "array",
@@ -95,6 +98,13 @@ def test_every_tap_setting_is_declared_with_its_kind(tap_about, extractor):
             assert declared[name]["kind"] == kind, name
         if "enum" in schema:
             assert [option["value"] for option in declared[name]["options"]] == schema["enum"]
+
+
+def test_defaults_are_declared_as_values(tap_about, extractor):
+    """``meltano config list`` shows the defaults the tap really uses."""
+    declared = {setting["name"]: setting for setting in extractor["settings"]}
+    for name, schema in leaf_settings(tap_about["settings"]["properties"]).items():
+        assert declared[name].get("value") == schema.get("default"), name
 
 
 def test_secrets_are_sensitive_and_nothing_else_is(tap_about, extractor):

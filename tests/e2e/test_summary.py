@@ -11,7 +11,7 @@ import pytest
 
 from demo.summary import (
     compare,
-    decimal_settings,
+    environment_settings,
     fetch_truth,
     loaded_counts,
     main,
@@ -43,11 +43,11 @@ def test_settings_in_skip_are_left_out():
     assert env == {"TAP_EXPORTS_TIMEOUT": "30", "TAP_EXPORTS_ACME_PORT": "21"}
 
 
-def test_decimal_settings_are_read_from_the_project():
-    """Meltano 4.4 cannot pass a decimal setting read from the environment to a plugin."""
-    decimals = decimal_settings(Path(__file__).resolve().parents[2] / "meltano.yml")
-    assert "poll_interval_seconds" in decimals
-    assert "max_concurrent_exports" not in decimals
+def test_the_sandbox_environment_settings_are_read_from_the_project():
+    """The sandbox's fractions of a second stay in meltano.yml: variables carry integers."""
+    chosen = environment_settings(Path(__file__).resolve().parents[2] / "meltano.yml")
+    assert "poll_interval_seconds" in chosen
+    assert "max_concurrent_exports" not in chosen
 
 
 def test_env_command_prints_exports_a_shell_can_eval(tmp_path, capsys):
@@ -57,8 +57,8 @@ def test_env_command_prints_exports_a_shell_can_eval(tmp_path, capsys):
     )
     project = tmp_path / "meltano.yml"
     project.write_text(
-        "plugins:\n  extractors:\n  - name: tap-exports\n"
-        "    settings:\n    - {name: poll_interval_seconds, kind: decimal}\n"
+        "environments:\n- name: sandbox\n  config:\n    plugins:\n      extractors:\n"
+        "      - name: tap-exports\n        config: {poll_interval_seconds: 0.2}\n"
     )
     assert main(["env", str(config), "--meltano-yml", str(project)]) == 0
     printed = capsys.readouterr().out

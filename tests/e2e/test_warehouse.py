@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from demo.summary import (
-    decimal_settings,
+    environment_settings,
     demo_settings,
     loaded_counts,
     meltano_env,
@@ -55,7 +55,7 @@ class Job:
 
     def env(self, **extra: str) -> dict[str, str]:
         settings = meltano_env(
-            self.sandbox.tap_config(), skip=decimal_settings(ROOT / "meltano.yml")
+            self.sandbox.tap_config(), skip=environment_settings(ROOT / "meltano.yml")
         )
         return {
             **settings,
