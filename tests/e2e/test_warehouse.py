@@ -20,8 +20,8 @@ import duckdb
 import pytest
 
 from demo.summary import (
-    environment_settings,
     demo_settings,
+    environment_settings,
     loaded_counts,
     meltano_env,
 )
