@@ -154,5 +154,5 @@ class TapExports(Tap):
         if not self.export_pool.claim_preparation():
             return
         for stream in self.streams.values():
-            if isinstance(stream, BulkExportStream) and stream.selected:
+            if isinstance(stream, BulkExportStream) and stream.wanted:
                 stream.prepare()
