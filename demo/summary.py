@@ -27,6 +27,8 @@ from typing import Any, Protocol
 import yaml
 
 ENV_PREFIX = "TAP_EXPORTS"
+#: What the demo warehouse holds for a text key part the provider left empty.
+MISSING_KEY_PART = "(none)"
 
 
 class Cursor(Protocol):
@@ -77,25 +79,28 @@ def environment_settings(project: Path, environment: str = "sandbox") -> set[str
 def demo_settings(config: Mapping[str, Any]) -> dict[str, str]:
     """Settings that make the demo's DuckDB hold every row the tap delivers, as delivered.
 
-    Rows load without primary keys, so the table counts rows the way the ground truth
-    does (a keyed upsert merges rows that share a key on purpose, a contact changed
-    twice, and target-duckdb refuses a key with an empty part); a property that may
-    hold any JSON type loads as JSON text, which target-duckdb's typed columns accept.
+    Tables keep the streams' primary keys, so running the pipeline again upserts
+    instead of duplicating rows. target-duckdb makes key columns NOT NULL and reads an
+    empty text as NULL, so a text key part that may be missing (an Emarsys response
+    without a URL) loads as MISSING_KEY_PART.
+    A property that may hold any JSON type loads as JSON text, which target-duckdb's
+    typed columns accept.
     """
     from tap_exports.tap import TapExports
 
     maps: dict[str, dict[str, Any]] = {}
     for stream in TapExports(config=dict(config)).streams.values():
-        stream_map: dict[str, Any] = {"__key_properties__": []}
+        stream_map: dict[str, Any] = {}
+        keys = set(stream.primary_keys or [])
         for name, schema in stream.schema.get("properties", {}).items():
             types = schema.get("type")
             if isinstance(types, list) and len(set(types) - {"null"}) > 1:
                 stream_map[name] = f"json.dumps({name})"
-        maps[stream.name] = stream_map
-    return {
-        f"{ENV_PREFIX}_STREAM_MAPS": json.dumps(maps),
-        "TARGET_DUCKDB_PRIMARY_KEY_REQUIRED": "false",
-    }
+            elif name in keys and isinstance(types, list) and set(types) == {"string", "null"}:
+                stream_map[name] = f"{name} or {MISSING_KEY_PART!r}"
+        if stream_map:
+            maps[stream.name] = stream_map
+    return {f"{ENV_PREFIX}_STREAM_MAPS": json.dumps(maps)}
 
 
 def fetch_truth(source: str) -> dict[str, int]:

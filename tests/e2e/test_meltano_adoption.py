@@ -10,9 +10,11 @@ with its own state id, as the example schedules run them.
 from __future__ import annotations
 
 import json
+import subprocess
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -164,3 +166,36 @@ def test_two_provider_jobs_run_side_by_side_each_with_its_own_state(
     schedules = meltano.run("schedule", "list").stdout
     assert "mailgun-hourly: mailgun-to-postgres" in schedules
     assert "emarsys-daily: emarsys-to-postgres" in schedules
+
+
+def test_a_throwaway_project_installs_the_tap_from_a_git_pip_url(
+    sandbox, meltano: MeltanoProject, tmp_path
+):
+    """What the README tells an adopter: the plugin block of meltano.yml, pinned by git."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    plugin = {**EXTRACTOR, "pip_url": f"git+file://{ROOT}@{commit}"}
+    plugin.pop("commands")
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
+    (project_dir / "meltano.yml").write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "project_id": "throwaway",
+                "default_environment": "dev",
+                "environments": [{"name": "dev"}],
+                "plugins": {"extractors": [plugin]},
+            }
+        )
+    )
+    project = replace(meltano, root=project_dir, system_dir=tmp_path / "system")
+    project.run("install")
+    env = {
+        **meltano_env({"mailgun": sandbox.tap_config()["mailgun"]}),
+        "TAP_EXPORTS__SELECT": '["mailgun_domains.*"]',
+    }
+    synced = project.run("invoke", "tap-exports", env=env)
+    records = [line for line in synced.stdout.splitlines() if '"type":"RECORD"' in line]
+    assert len(records) == sandbox.truth()["streams"]["mailgun_domains"]
