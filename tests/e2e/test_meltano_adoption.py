@@ -10,8 +10,8 @@ with its own state id, as the example schedules run them.
 from __future__ import annotations
 
 import json
-import subprocess
 import re
+import subprocess
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
