@@ -46,7 +46,7 @@ fi
 cat "$work/sandbox.log"
 
 # Every provider the sandbox emulates, as the TAP_EXPORTS_* variables Meltano reads, and
-# the demo warehouse's settings: every row loaded as delivered (see summary.demo_settings).
+# the demo warehouse's settings: every row loaded as delivered, keyed (summary.demo_settings).
 eval "$(.venv/bin/python -m demo.summary env --demo "$work/tap-config.json")"
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS=false
 meltano=(.venv-meltano/bin/meltano --environment sandbox)
@@ -58,11 +58,21 @@ echo "==> meltano run tap-exports target-duckdb"
 warehouse="output/sandbox.duckdb"
 mkdir -p "$(dirname "$warehouse")"
 rm -f "$warehouse" "$warehouse.wal"
-"${meltano[@]}" run --full-refresh tap-exports target-duckdb
+log="output/demo.log"
+echo "    (each run replaces $warehouse; the whole log goes to $log)"
+if ! "${meltano[@]}" run --full-refresh tap-exports target-duckdb >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "FAILED: meltano run; the whole log is in $log" >&2
+  exit 1
+fi
+.venv/bin/python -m demo.summary log "$log"
 
 echo "==> rows in $warehouse (schema tap_exports) vs the sandbox's ground truth"
 status=0
 .venv/bin/python -m demo.summary compare \
   --truth "$work/truth.json" --duckdb "$warehouse" || status=$?
+echo
+echo "Query the warehouse (tables keep their primary keys, so running the pipeline again upserts):"
+echo "  .venv/bin/python -c \"import duckdb; duckdb.connect('$warehouse', read_only=True).sql('SELECT event, count(*) FROM tap_exports.batch_events GROUP BY 1 ORDER BY 2 DESC').show()\""
 echo "demo finished in $((SECONDS - started)) s"
 exit "$status"

@@ -107,6 +107,22 @@ def positive_number(config: Mapping[str, Any], key: str, errors: list[str]) -> N
         errors.append(f"{key}: must be a positive number, got {value!r}")
 
 
+def sets_anything(values: Mapping[str, Any], properties: Mapping[str, Any]) -> bool:
+    """True when ``values`` gives any setting a value other than its declared default.
+
+    Meltano hands every declared default on (``value:`` in meltano.yml), so a settings
+    object holding only defaults says nothing about what the user wants.
+    """
+    for name, value in values.items():
+        schema: Mapping[str, Any] = properties.get(name) or {}
+        if isinstance(value, Mapping) and "properties" in schema:
+            if sets_anything(value, schema["properties"]):
+                return True
+        elif value is not None and value != schema.get("default"):
+            return True
+    return False
+
+
 def http_url(value: object, setting: str, errors: list[str]) -> None:
     """Append an error unless ``value`` is an absolute http(s) URL."""
     parts = urlsplit(str(value)) if isinstance(value, str) else None

@@ -10,19 +10,21 @@ from functools import cached_property
 from types import FrameType
 from typing import Any
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
-from tap_exports import logredact
+from tap_exports import config_check, logredact
+from tap_exports.cli_errors import explained_failures
 from tap_exports.engine.lifecycle import ExportPool, Timing
 from tap_exports.engine.retry import PollSchedule, RetryLimits
 from tap_exports.engine.retry import configure as configure_retries
 from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.providers.registry import PROVIDERS
-from tap_exports.settings import COMMON_SETTINGS, validate_common
+from tap_exports.settings import COMMON_SETTINGS
 
 LOGGER = logging.getLogger("tap_exports")
 
@@ -36,19 +38,37 @@ class TapExports(Tap):
         *(provider.settings_property() for provider in PROVIDERS),
     ).to_dict()
 
+    #: Discovery checks the settings as a sync does (the SDK skips the check otherwise).
+    dynamic_catalog = True
+
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Schema errors first, then every provider's own checks, all before any request."""
-        errors = super()._validate_config(raise_errors=raise_errors)
-        if errors:
-            return errors
-        errors = validate_common(self.config)
-        for provider in PROVIDERS:
-            if provider.configured(self.config):
-                errors.extend(provider.validate(self.config))
+        """Every problem at once, in every mode, before any request (see config_check)."""
+        super()._validate_config(raise_errors=False)  # fills in the schema's defaults
+        for warning in config_check.unknown_settings(self.config, self.config_jsonschema):
+            LOGGER.warning("%s", warning)
+        errors = config_check.problems(self.config, self.config_jsonschema)
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors)
         return errors
+
+    @classmethod
+    @override
+    def invoke(cls, **kwargs: Any) -> None:
+        with explained_failures(cls.logger):
+            super().invoke(**kwargs)
+
+    @classmethod
+    @override
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        with explained_failures(cls.logger):
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        with explained_failures(cls.logger):
+            super().cb_test(ctx, param, value)
 
     #: Steps of the run that a termination signal waits for.
     interruptions: Interruptions
@@ -143,5 +163,5 @@ class TapExports(Tap):
         if not self.export_pool.claim_preparation():
             return
         for stream in self.streams.values():
-            if isinstance(stream, BulkExportStream) and stream.selected:
+            if isinstance(stream, BulkExportStream) and stream.wanted:
                 stream.prepare()

@@ -45,7 +45,8 @@ def wait_until_done(
 ) -> ExportJob:
     """Poll ``job`` until the provider reports a terminal status.
 
-    Logs every status change with the time elapsed, and raises
+    Logs every status change with the time elapsed, a heartbeat while the status
+    stays the same (see HEARTBEAT_FIRST_SECONDS), and raises
     :class:`ExportTimeoutError` once ``timing.timeout_seconds`` have passed in this
     run (a resumed export gets the full timeout again: its age before the crash
     says nothing about how long it still needs). The wait is reported as the SDK's
@@ -65,6 +66,13 @@ def wait_until_done(
     return job
 
 
+#: A wait that has not changed status is reported after this long, then at doubling
+#: intervals up to HEARTBEAT_MAX_SECONDS: a person watching the log sees the run is
+#: alive, and an hour's wait costs about fifteen lines.
+HEARTBEAT_FIRST_SECONDS = 30.0
+HEARTBEAT_MAX_SECONDS = 300.0
+
+
 def _poll(
     adapter: ExportAdapter,
     job: ExportJob,
@@ -77,22 +85,17 @@ def _poll(
     started = clock()
     deadline = started + timing.timeout_seconds
     seen = None
+    logged_at, heartbeat = started, HEARTBEAT_FIRST_SECONDS
     for polls, delay in enumerate(timing.schedule.delays(), start=1):
         job = adapter.poll(job)
-        elapsed = clock() - started
+        now = clock()
+        elapsed = now - started
         if job.status != seen:
-            progress = adapter.progress(job)
-            LOGGER.info(
-                "%s %s: export %s is %s after %.1f s (%d status checks)%s",
-                adapter.provider,
-                stream,
-                job.export_id,
-                job.status.value,
-                elapsed,
-                polls,
-                f", {progress}" if progress else "",
-            )
-            seen = job.status
+            _log_status(adapter, job, stream, elapsed, polls, verb="is")
+            seen, logged_at, heartbeat = job.status, now, HEARTBEAT_FIRST_SECONDS
+        elif now - logged_at >= heartbeat:
+            _log_status(adapter, job, stream, elapsed, polls, verb="still")
+            logged_at, heartbeat = now, min(heartbeat * 2, HEARTBEAT_MAX_SECONDS)
         if job.status.terminal:
             return job
         remaining = deadline - clock()
@@ -108,6 +111,24 @@ def _poll(
         sleep(min(delay, remaining))
     msg = "unreachable: the poll schedule is endless and the deadline bounds it"
     raise AssertionError(msg)
+
+
+def _log_status(
+    adapter: ExportAdapter, job: ExportJob, stream: str, elapsed: float, polls: int, *, verb: str
+) -> None:
+    """``export X is RUNNING after …`` on a change; ``export X still RUNNING …`` as heartbeat."""
+    progress = adapter.progress(job)
+    LOGGER.info(
+        "%s %s: export %s %s %s after %.1f s (%d status checks)%s",
+        adapter.provider,
+        stream,
+        job.export_id,
+        verb,
+        job.status.value,
+        elapsed,
+        polls,
+        f", {progress}" if progress else "",
+    )
 
 
 #: Longest one wait of the main thread for a prepared export lasts. A signal the kernel

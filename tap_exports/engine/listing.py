@@ -37,6 +37,11 @@ class ExportListingStream(RESTStream[Any]):
         super().__init__(tap, **kwargs)
 
     @property
+    def provider_title(self) -> str:
+        """The provider this stream reads, as logs name it."""
+        return self.client.provider
+
+    @property
     @override
     def url_base(self) -> str:
         return self.client.base_url

@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk import Stream
 from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.types import Context
+from singer_sdk.mapper import RemoveRecordTransform
 from typing_extensions import override
 
 from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError, keep_row
 from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper, RecordSink
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
+from tap_exports.engine.listing import ExportListingStream
 from tap_exports.engine.metrics import count_bad_rows
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError, RunInterruptedError
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap_exports.stream")
 MAX_WINDOWS_PER_RUN = 10_000
+#: The longest time a connection test's one window covers: proof of access, not data.
+DRY_RUN_SPAN = dt.timedelta(days=1)
 
 
 class BulkExportStream(Stream):
@@ -348,18 +352,37 @@ class BulkExportStream(Stream):
         return partitions[0] if partitions else None
 
     def dry_run_window(self) -> Window | None:
-        """The one window a dry run reads, from the first source.
+        """The one window a dry run reads, from the first source; None to read nothing.
 
-        That is the oldest window of the plan when it is bounded, or answered
-        inline; None when reading anything would take a whole-table or open-ended
-        export.
+        A dry run proves access, so it creates nothing where the provider allows it: a
+        provider whose export listing the run reads has shown its credentials work,
+        and its bulk streams read nothing. Otherwise only the provider's first bulk
+        stream reads, at most one day of its oldest window: answered inline where the
+        provider can (nothing is created), else the smallest export possible. A
+        whole-table or open-ended export is never started.
         """
         context = self._first_context()
+        provider = self.adapter(context).provider
+        peers = [
+            stream
+            for stream in self.exports_tap.streams.values()
+            if isinstance(stream, ExportListingStream | BulkExportStream)
+            and stream.provider_title == provider
+        ]
+        if any(isinstance(peer, ExportListingStream) for peer in peers) or peers[0] is not self:
+            return None
         plan = self._plan(context)
         if not plan:
             return None
         window = plan[0]
-        return window if window.end is not None or self.adapter(context).has_inline_path else None
+        if window.start is not None and window.end is not None:
+            return Window(window.start, min(window.end, window.start + DRY_RUN_SPAN))
+        return window if self.adapter(context).has_inline_path else None
+
+    @property
+    def provider_title(self) -> str:
+        """The provider this stream reads, as logs name it."""
+        return self.adapter(self._first_context()).provider
 
     def _sample(self, context: Context | None) -> Iterator[list[Row]]:
         """A dry run's rows: :meth:`dry_run_window` of the first source, state untouched."""
@@ -379,8 +402,8 @@ class BulkExportStream(Stream):
                 window = None
         if window is None:
             LOGGER.info(
-                "%s %s: dry run, no export started: it would cover the whole table "
-                "(or everything since the bookmark)",
+                "%s %s: dry run, no export started (a connection test creates none where "
+                "the export listing or another stream proves access, and never a whole table)",
                 adapter.provider,
                 self.name,
             )
@@ -404,8 +427,24 @@ class BulkExportStream(Stream):
         """Rows one by one, for the SDK's own loop (dry runs and ``--test``)."""
         yield from flatten(self.record_batches(context))
 
+    @property
+    def wanted(self) -> bool:
+        """Selected, and not mapped to ``__NULL__`` by every stream map.
+
+        An export costs the provider's quota (and sometimes money): a stream whose rows
+        would all be dropped creates none.
+        """
+        return self.selected and any(
+            not isinstance(stream_map, RemoveRecordTransform) for stream_map in self.stream_maps
+        )
+
     def record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
         """Every row this run emits for ``context``, in batches, driving exports as it goes."""
+        if not self.wanted:
+            LOGGER.info(
+                "%s %s: every row is mapped away, no export", self.provider_title, self.name
+            )
+            return
         with self.exports_tap.exports_prepared():
             yield from self._sample(context) if self.dry_run else self._record_batches(context)
 

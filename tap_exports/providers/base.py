@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from singer_sdk import Stream
 from singer_sdk import typing as th
 
-from tap_exports.settings import http_url
+from tap_exports.settings import http_url, sets_anything
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -71,8 +71,8 @@ class Provider(ABC, Generic[SettingsT]):
         return read_settings(self.settings_type, self.section(config))
 
     def configured(self, config: Mapping[str, Any]) -> bool:
-        """True when any of the provider's settings is given."""
-        return bool(self.section(config))
+        """True when any of the provider's settings is given a value of its own."""
+        return sets_anything(self.section(config), self.properties.to_dict()["properties"])
 
     def validate(self, config: Mapping[str, Any]) -> list[str]:
         """Errors in this provider's settings, each starting with the dotted setting name."""

@@ -113,6 +113,8 @@ class MeltanoProject:
     system_dir: Path
     output_dir: Path
     settings: Mapping[str, str] = field(default_factory=dict)
+    #: The project directory (its meltano.yml); the repository unless a test made its own.
+    root: Path = ROOT
 
     def worker(self, name: str, **settings: str) -> MeltanoProject:
         """The project installed again in a system directory of its own, as on another machine.
@@ -134,7 +136,7 @@ class MeltanoProject:
         }
         return {
             **inherited,
-            "MELTANO_PROJECT_ROOT": str(ROOT),
+            "MELTANO_PROJECT_ROOT": str(self.root),
             "MELTANO_SYS_DIR_ROOT": str(self.system_dir),
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "TARGET_JSONL_DESTINATION_PATH": str(self.output_dir),
@@ -149,7 +151,7 @@ class MeltanoProject:
         """``meltano ARGS`` in the repository, failing with Meltano's own output."""
         result = subprocess.run(
             [str(self.executable), *args],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env(env),
             capture_output=True,
             text=True,

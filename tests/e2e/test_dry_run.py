@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
+from tap_exports.engine.job import parse_instant
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.providers.registry import PROVIDERS
 from tap_exports.tap import TapExports
-from tests.support import run_cli
+from tests.support import run_cli, sync
 
 
 def configured(config):
@@ -56,3 +58,33 @@ def test_connection_test_fails_on_wrong_credentials_naming_the_provider(sandbox)
         assert provider.title in result.stderr
         assert f"wrong-{provider.key}" not in result.stderr
     assert sum(sandbox.report()["exports_created"].values()) == 0
+
+
+def test_connection_test_creates_an_export_only_where_nothing_else_proves_access(sandbox):
+    """Listings prove Mailgun, PackageX and Batch; Connect answers inline; Emarsys needs one."""
+    result = run_cli(sandbox.tap_config(), extra_args=("--test",))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sandbox.report()["exports_created"] == {"emarsys": 1}
+    created = [line for line in result.stderr.splitlines() if "dry run, created export" in line]
+    (line,) = created
+    start, end = line.split(" for [")[1].split(")")[0].split(", ")
+    assert parse_instant(end) - parse_instant(start) <= dt.timedelta(days=1)
+
+
+def test_a_stream_deselected_or_mapped_away_creates_no_export(sandbox):
+    full = sandbox.tap_config()
+    config = {key: value for key, value in full.items() if not isinstance(value, dict)}
+    config |= {"mailgun": full["mailgun"], "batch": full["batch"]}
+    config["stream_maps"] = {"batch_events": None, "batch_profiles": "__NULL__"}
+    catalog = TapExports(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] != "mailgun_bounces"
+    result = sync(config, catalog=catalog)
+    created = sandbox.report()["exports_created"]
+    assert "batch" not in created
+    bounces = [name for name in config["mailgun"]["lists"] if name.endswith("/bounces")]
+    assert created["mailgun"] == len(config["mailgun"]["lists"]) - len(bounces)
+    assert not result.records.get("mailgun_bounces")
+    assert result.records.get("mailgun_domains")

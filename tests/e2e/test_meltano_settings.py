@@ -3,6 +3,9 @@
 Meltano passes a setting to the tap only when meltano.yml declares it, and masks it in
 ``meltano config list`` only when it is marked sensitive, so a setting added to the tap
 but not to meltano.yml is silently unusable, and a secret not marked sensitive leaks.
+Numbers are declared ``integer``: Meltano 4.4 reads a ``decimal`` setting from an
+environment variable as a ``Decimal`` and then fails to write the tap's config file,
+while an integer passes through (a fraction still can, from meltano.yml).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 JSON_KINDS = {
     "string": "string",
-    "number": "decimal",
+    "number": "integer",
     "integer": "integer",
     "boolean": "boolean",
     "array": "array",
@@ -97,6 +100,13 @@ def test_every_tap_setting_is_declared_with_its_kind(tap_about, extractor):
             assert [option["value"] for option in declared[name]["options"]] == schema["enum"]
 
 
+def test_defaults_are_declared_as_values(tap_about, extractor):
+    """``meltano config list`` shows the defaults the tap really uses."""
+    declared = {setting["name"]: setting for setting in extractor["settings"]}
+    for name, schema in leaf_settings(tap_about["settings"]["properties"]).items():
+        assert declared[name].get("value") == schema.get("default"), name
+
+
 def test_secrets_are_sensitive_and_nothing_else_is(tap_about, extractor):
     secrets = {
         name
@@ -119,10 +129,14 @@ def test_capabilities_match_the_tap(tap_about, extractor):
 
 
 def test_plugins_install_without_the_hub(extractor):
-    """Every plugin is custom (no ``variant``): Meltano Hub may be out of reach."""
+    """Every plugin is custom (no ``variant``) or inherits one: Meltano Hub may be out of reach."""
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
     plugins = [plugin for kind in project["plugins"].values() for plugin in kind]
+    names = {plugin["name"] for plugin in plugins}
     assert extractor in plugins
     for plugin in plugins:
         assert "variant" not in plugin, plugin["name"]
+        if "inherit_from" in plugin:
+            assert plugin["inherit_from"] in names, plugin["name"]
+            continue
         assert {"namespace", "pip_url", "executable"} <= plugin.keys(), plugin["name"]

@@ -11,13 +11,15 @@ import pytest
 
 from demo.summary import (
     compare,
-    decimal_settings,
+    environment_settings,
     fetch_truth,
     loaded_counts,
+    log_digest,
     main,
     meltano_env,
     render,
 )
+from tap_exports_sandbox import Sandbox, SandboxConfig
 
 
 def test_nested_settings_become_dotted_meltano_variables():
@@ -43,11 +45,11 @@ def test_settings_in_skip_are_left_out():
     assert env == {"TAP_EXPORTS_TIMEOUT": "30", "TAP_EXPORTS_ACME_PORT": "21"}
 
 
-def test_decimal_settings_are_read_from_the_project():
-    """Meltano 4.4 cannot pass a decimal setting read from the environment to a plugin."""
-    decimals = decimal_settings(Path(__file__).resolve().parents[2] / "meltano.yml")
-    assert "poll_interval_seconds" in decimals
-    assert "max_concurrent_exports" not in decimals
+def test_the_sandbox_environment_settings_are_read_from_the_project():
+    """The sandbox's fractions of a second stay in meltano.yml: variables carry integers."""
+    chosen = environment_settings(Path(__file__).resolve().parents[2] / "meltano.yml")
+    assert "poll_interval_seconds" in chosen
+    assert "max_concurrent_exports" not in chosen
 
 
 def test_env_command_prints_exports_a_shell_can_eval(tmp_path, capsys):
@@ -57,8 +59,8 @@ def test_env_command_prints_exports_a_shell_can_eval(tmp_path, capsys):
     )
     project = tmp_path / "meltano.yml"
     project.write_text(
-        "plugins:\n  extractors:\n  - name: tap-exports\n"
-        "    settings:\n    - {name: poll_interval_seconds, kind: decimal}\n"
+        "environments:\n- name: sandbox\n  config:\n    plugins:\n      extractors:\n"
+        "      - name: tap-exports\n        config: {poll_interval_seconds: 0.2}\n"
     )
     assert main(["env", str(config), "--meltano-yml", str(project)]) == 0
     printed = capsys.readouterr().out
@@ -93,17 +95,51 @@ def test_counts_live_rows_per_table(warehouse):
     assert counts == {"acme_other": 1, "acme_things": 2}
 
 
-def test_table_flags_differences_and_missing_streams():
-    lines = compare({"acme_things": 2, "acme_gone": 5, "acme_other": 1}, {"acme_things": 2})
+def test_table_flags_differences_and_missing_streams_and_shows_listings():
+    lines = compare(
+        {"acme_things": 2, "acme_gone": 5, "acme_other": 1}, {"acme_things": 2, "acme_exports": 3}
+    )
     assert [(line.stream, line.ok) for line in lines] == [
+        ("acme_exports", True),
         ("acme_gone", False),
         ("acme_other", False),
         ("acme_things", True),
     ]
     table = render(lines).splitlines()
-    assert table[2].split() == ["acme_gone", "missing", "5", "MISMATCH"]
-    assert table[4].split() == ["acme_things", "2", "2", "ok"]
-    assert table[-1].split() == ["total", "2", "8"]
+    assert table[2].split()[:3] == ["acme_exports", "3", "-"]
+    assert "not counted in advance" in table[2]
+    assert table[3].split() == ["acme_gone", "missing", "5", "MISMATCH"]
+    assert table[5].split() == ["acme_things", "2", "2", "ok"]
+    assert table[-1].split() == ["total", "compared", "2", "8"]
+
+
+def test_log_digest_counts_and_explains_the_sandbox_warnings():
+    lines = [
+        "t [info     ] tap-exports  Acme acme_things: created export x1 for [...)",
+        'METRIC: {"metric": "record_count"}',
+        "t [warning  ] tap-exports  PackageX export e1 (item): 21 rows could not be exported",
+        "t [warning  ] tap-exports  Something nobody expected",
+        "t [error    ] meltano      Loader failed",
+    ]
+    digest = log_digest(lines, "output/demo.log").splitlines()
+    assert digest[0] == "5 log lines in output/demo.log (1 of them METRIC lines for monitoring)"
+    assert digest[1] == "1 exports created and read"
+    assert digest[2].startswith("1 warnings are the sandbox's PackageX fixtures")
+    assert digest[3:] == [
+        "other warnings:",
+        "  t [warning  ] tap-exports  Something nobody expected",
+        "errors:",
+        "  t [error    ] meltano      Loader failed",
+    ]
+
+
+def test_demo_settings_keep_keys_and_fill_a_missing_text_key_part():
+    from demo.summary import MISSING_KEY_PART, demo_settings
+
+    with Sandbox(SandboxConfig(default_rows=5)) as sandbox:
+        maps = json.loads(demo_settings(sandbox.tap_config())["TAP_EXPORTS_STREAM_MAPS"])
+    assert all("__key_properties__" not in stream_map for stream_map in maps.values())
+    assert maps["emarsys_responses"]["url"] == f"url or {MISSING_KEY_PART!r}"
 
 
 def test_truth_saved_before_the_run_is_read_back(tmp_path):
