@@ -84,7 +84,7 @@ def cli_state_after_a_timeout(config: dict[str, Any]) -> dict[str, Any]:
     """Run the CLI until the export timeout stops it; the state it left (exports in flight)."""
     run = run_cli({**config, "export_timeout_seconds": 0.1})
     assert run.returncode != 0
-    assert "ExportTimeoutError" in run.stderr
+    assert "raise export_timeout_seconds" in run.stderr
     return run.state
 
 
