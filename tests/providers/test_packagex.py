@@ -454,7 +454,7 @@ def test_invalid_settings_fail_before_any_request(sandbox: Sandbox):
     ]
     with pytest.raises(ConfigValidationError) as wrong_format:
         TapExports(config=config_for(sandbox, "shipment", file_format="xml"))
-    assert "config['packagex']['file_format']" in str(wrong_format.value.errors)
+    assert "packagex.file_format: 'xml' is not one of" in str(wrong_format.value.errors)
     assert sum(sandbox.stats.snapshot()["requests"].values()) == 0
 
 
