@@ -152,10 +152,23 @@ def ftp_file(
     columns: ColumnMap,
     transform: RowTransform,
 ) -> DownloadTarget | None:
-    """The file Emarsys uploaded, named by the finished export's status."""
+    """The file Emarsys uploaded, named by the finished export's status.
+
+    The FTP login goes only to the configured host: a status (or a state) naming
+    another one is refused, never followed with the user's credentials.
+    """
     filename = str(detail.get("file_name") or "")
+    named = str(detail.get("ftp_host") or settings.host)
+    if _host_key(named) != _host_key(settings.host):
+        raise ProviderError(
+            "Emarsys",
+            f"the export names FTP host {named!r}, not the configured {settings.host!r}; "
+            "the FTP credentials are sent only to the configured host",
+            export_id=export_id,
+            hint="check emarsys.ftp.host, and where Emarsys was told to upload the file",
+        )
     source = FtpSource(
-        str(detail.get("ftp_host") or settings.host),
+        settings.host,
         settings.port,
         settings.username,
         settings.password,
@@ -166,6 +179,11 @@ def ftp_file(
         name=f"Emarsys export {export_id} ({filename} on FTP)",
     )
     return csv_target(source.open(), source.name, columns, transform)
+
+
+def _host_key(host: str) -> str:
+    """A host name as compared: case and a final dot do not matter."""
+    return host.strip().rstrip(".").lower()
 
 
 class DataPages:
