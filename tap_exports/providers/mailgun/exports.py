@@ -6,8 +6,10 @@ Exports cannot be filtered, so the engine drops rows older than the window start
 
 from __future__ import annotations
 
+import datetime as dt
 import email.utils
 import functools
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -58,15 +60,20 @@ MONTHS = {
 
 
 _UTC = frozenset((" UTC", " GMT"))
+_TIME = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d")
 
 
 @functools.lru_cache(maxsize=4096)
 def _utc_day(prefix: str) -> str | None:
-    """``Fri, 21 Oct 2011`` → ``2011-10-21T``; None for another layout."""
+    """``Fri, 21 Oct 2011`` → ``2011-10-21T``; None for another layout or no such day."""
     month = MONTHS.get(prefix[8:11])
-    if month is None or not (prefix[5:7].isdigit() and prefix[12:16].isdigit()):
+    if month is None or prefix[4] != " " or prefix[7] != " " or prefix[11] != " ":
         return None
-    return f"{prefix[12:16]}-{month}-{prefix[5:7]}T"
+    try:
+        day = dt.date(int(prefix[12:16]), int(month), int(prefix[5:7]))
+    except ValueError:
+        return None
+    return f"{day.isoformat()}T"
 
 
 def rfc2822_to_iso(value: str | None) -> str | None:
@@ -74,15 +81,22 @@ def rfc2822_to_iso(value: str | None) -> str | None:
 
     Mailgun writes one fixed UTC/GMT layout, which is cut apart directly, its day
     worked out once (this runs once per row); anything else goes through the
-    general RFC 2822 parser.
+    general RFC 2822 parser. A date without a zone (or with ``-0000``, "zone
+    unknown") is in Mailgun's zone, UTC, never the host's. Anything unreadable raises
+    ``ValueError``, which makes the row a bad row.
     """
     if not value:
         return None
-    if len(value) == 29 and value[25:] in _UTC:
+    if len(value) == 29 and value[25:] in _UTC and value[16] == " ":
         day = _utc_day(value[:16])
-        if day is not None:
+        if day is not None and _TIME.fullmatch(value, 17, 25):
             return day + value[17:25] + "Z"
-    return format_instant(email.utils.parsedate_to_datetime(value))
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        msg = f"unreadable date {value!r}"
+        raise ValueError(msg) from None
+    return format_instant(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
 
 
 class MailgunListExport(ExportAdapter):
