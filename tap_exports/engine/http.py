@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -35,6 +35,12 @@ TRANSIENT_ERRORS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+
+
+def segment(value: object) -> str:
+    """``value`` as one path segment: an id an API handed out (``../admin``, ``a?b=1``)
+    must not reach another path or add a query."""
+    return quote(str(value), safe="")
 
 
 class ApiClient:

@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tap_exports.engine.adapter import DownloadTarget, RowTransform
+from tap_exports.engine.http import segment
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import CsvOptions, FileFormat
 from tap_exports.io.ftp import FtpSource, file_names
@@ -128,7 +129,7 @@ def data_served(api: EmarsysApi, export_id: str) -> bool:
     try:
         response = api.request(
             "GET",
-            f"/export/{export_id}/data",
+            f"/export/{segment(export_id)}/data",
             params={"offset": 0, "limit": 1},
             stream=True,
             export_id=export_id,
@@ -222,7 +223,7 @@ class DataPages:
         try:
             return self.api.request(
                 "GET",
-                f"/export/{self.export_id}/data",
+                f"/export/{segment(self.export_id)}/data",
                 params={"offset": offset, "limit": self.page_size},
                 stream=True,
                 export_id=self.export_id,

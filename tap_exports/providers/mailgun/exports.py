@@ -18,6 +18,7 @@ from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
+from tap_exports.engine.http import segment
 from tap_exports.engine.job import ExportJob, Window, format_instant
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
@@ -157,7 +158,7 @@ class MailgunListExport(ExportAdapter):
     @override
     def poll(self, job: ExportJob) -> ExportJob:
         response = self.api.get_export(
-            f"/v3/exports/{job.export_id}",
+            f"/v3/exports/{segment(job.export_id)}",
             export_id=job.export_id,
             gone="export no longer exists (exports last 24 hours)",
         )
@@ -165,7 +166,7 @@ class MailgunListExport(ExportAdapter):
 
     @override
     def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
-        path = f"/v3/exports/{job.export_id}/download_url"
+        path = f"/v3/exports/{segment(job.export_id)}/download_url"
         yield DownloadTarget(
             source=HttpSource(
                 lambda: self.api.redirect_location(path, export_id=job.export_id),

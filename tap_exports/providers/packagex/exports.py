@@ -20,6 +20,7 @@ from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row, RowTransform
+from tap_exports.engine.http import segment
 from tap_exports.engine.job import ExportJob, Window, format_instant
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
@@ -59,7 +60,7 @@ ERROR_URL = "_csv_error_url"
 def get_export(api: PackageXApi, export_id: str, *, links: bool = False) -> Mapping[str, Any]:
     """The export object; with fresh pre-signed links to all of its files when ``links``."""
     response = api.get_export(
-        f"/v1/exports/{export_id}",
+        f"/v1/exports/{segment(export_id)}",
         params={"include_json": "true", "include_csv": "true"} if links else None,
         export_id=export_id,
         gone="the export no longer exists (PackageX deletes exports after 24 hours)",
