@@ -122,12 +122,13 @@ class MailgunListExport(ExportAdapter):
                 "this account has no export feature (HTTP 404 on /v3/exports)",
                 hint="ask Mailgun support to enable exports, or remove the mailgun settings",
             )
-        body = response.json() if response.content else {}
         if response.status_code == 400:
             running = self._find_export(active_only=True)
             if running is None:
                 raise self.api.error(response, "POST /v3/exports")
             return ExportJob(running, window=window)
+        # The official mock answers without an id, or with no body at all.
+        body = self.api.body(response) if response.content else {}
         export_id = body.get("id") if isinstance(body, Mapping) else None
         if not export_id:
             export_id = self._find_export(active_only=False)
@@ -162,7 +163,8 @@ class MailgunListExport(ExportAdapter):
             export_id=job.export_id,
             gone="export no longer exists (exports last 24 hours)",
         )
-        return job.with_status(STATUSES(response.json().get("status"), export_id=job.export_id))
+        body = self.api.body(response, export_id=job.export_id)
+        return job.with_status(STATUSES(body.get("status"), export_id=job.export_id))
 
     @override
     def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:

@@ -65,7 +65,7 @@ def get_export(api: PackageXApi, export_id: str, *, links: bool = False) -> Mapp
         export_id=export_id,
         gone="the export no longer exists (PackageX deletes exports after 24 hours)",
     )
-    export = unwrap(response.json())
+    export = unwrap(api.body(response, export_id=export_id))
     if not isinstance(export, Mapping):
         raise ProviderError(PROVIDER, "the answer holds no export object", export_id=export_id)
     return export
