@@ -255,7 +255,11 @@ class BulkExportStream(Stream):
         state = self._state(context)
         state.pop("export", None)
         if self.replication_key:
-            value = format_instant(window.end) if window.end else newest
+            end = window.end
+            if end is not None and end > self._started + FUTURE_TOLERANCE:
+                # A window reaching into the future (from a state) covered rows up to now only.
+                end = self._started
+            value = format_instant(end) if end else newest
             if value and value > str(state.get("replication_key_value") or ""):
                 state["replication_key"] = self.replication_key
                 state["replication_key_value"] = value

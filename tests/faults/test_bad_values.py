@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -115,3 +116,21 @@ def test_a_malformed_export_in_the_input_state_names_the_key_and_the_fix(
     assert f"bookmarks.{MAILGUN.stream} (" in message
     assert ".export is not an export this tap wrote" in message
     assert "remove that key from the state" in message
+
+
+def test_a_state_counting_more_rows_than_the_file_holds_is_warned_about(
+    scenario: ScenarioFactory,
+):
+    run = scenario(MAILGUN)
+    _stuck_after_create = Fault.status_word(MAILGUN.running_word)
+    run.sandbox.faults.add("mailgun", MAILGUN.poll, _stuck_after_create, times=None)
+    stopped = run.run(export_timeout_seconds=0.5)
+    assert stopped.exit_code == 1
+    run.sandbox.faults.clear()
+    state = run.state or {}
+    for part in state["bookmarks"][MAILGUN.stream]["partitions"]:
+        if isinstance(part.get("export"), dict):
+            part["export"]["rows_emitted"] = 10**6
+    done = run.run()
+    assert done.exit_code == 0, done.error
+    assert re.search(r"the state says 1000000 rows of export \S+ were emitted", done.stderr)
