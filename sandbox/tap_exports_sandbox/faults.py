@@ -31,6 +31,8 @@ class FaultKind(StrEnum):
     STATUS = "status"  # answer ``code`` with ``body`` and ``headers`` instead
     RESET = "reset"  # close the connection without answering
     CUT_AFTER = "cut_after"  # send the headers, then only ``n_bytes`` of the body
+    TRUNCATE = "truncate"  # end the body cleanly at the last line end within ``n_bytes``,
+    # with no Content-Length: a short file only a count can tell
     EXPIRE_LINK = "expire_link"  # hand out a download link that has already expired
     FAIL_EXPORT = "fail_export"  # the export ends in the provider's failure state
     STATUS_WORD = "status_word"  # report ``word`` as the export status
@@ -93,6 +95,11 @@ class Fault:
     def cut_after(cls, n_bytes: int) -> Fault:
         """Drop the connection after ``n_bytes`` of the body."""
         return cls(FaultKind.CUT_AFTER, n_bytes=n_bytes)
+
+    @classmethod
+    def truncate(cls, n_bytes: int) -> Fault:
+        """End the body at the last line end within ``n_bytes``, sent without a length."""
+        return cls(FaultKind.TRUNCATE, n_bytes=n_bytes)
 
     @classmethod
     def expire_link(cls) -> Fault:

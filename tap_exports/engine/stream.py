@@ -42,6 +42,7 @@ from tap_exports.engine.metrics import count_bad_rows, count_future_rows
 from tap_exports.engine.rowcheck import RowCheck
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import (
+    DownloadError,
     ExportFailedError,
     ExportGoneError,
     RunInterruptedError,
@@ -639,6 +640,14 @@ class BulkExportStream(Stream):
                 )
                 for batch in batches:
                     yield check(batch)
+            read = stats.rows + stats.bad_rows
+            if target.expected_rows is not None and read < target.expected_rows:
+                msg = (
+                    f"{target.source.name}: the file ends after {read} rows, the provider "
+                    f"announced {target.expected_rows}; the download was cut short, run "
+                    "again (the rows already loaded are skipped)"
+                )
+                raise DownloadError(msg)
             if stats.bad_rows:
                 LOGGER.warning(
                     "%s %s: skipped %d malformed rows in %s (on_bad_rows=skip)",

@@ -35,3 +35,20 @@ def test_an_odd_status_answer_names_the_call_and_the_export(
     assert f"answered HTTP 200 with {answer} where a JSON object was expected" in message
     in_flight = exports_of(run.state or {}, run.stream)
     assert any(f"export {export['id']}" in message for export in in_flight), message
+
+
+@pytest.mark.parametrize("file_format", ["csv", "json"])
+def test_a_file_cut_at_a_line_end_without_a_length_is_caught_by_the_providers_count(
+    scenario: ScenarioFactory, file_format: str
+):
+    profile = PROFILES["packagex"]
+    run = scenario(profile)
+    settings = {**run.config["packagex"], "file_format": file_format}
+    # Every download of the file ends early: the first and each resume.
+    run.sandbox.faults.add("packagex", "storage_get", Fault.truncate(4000), times=None)
+    failed = run.run(packagex=settings)
+    assert failed.exit_code == 1
+    message = str(failed.error)
+    assert "the download was cut short" in message or "file ends" in message, message
+    assert failed.records(run.stream) == [] or len(failed.records(run.stream)) < 150
+    assert exports_of(run.state or {}, run.stream)

@@ -176,7 +176,13 @@ class ResourceExport(ExportAdapter):
                 label = f"{self.resource.name}.{file_format.value}"
                 source = file_source(self.api, job.export_id, link, label)
                 transform = self._transform(file_format, source.name)
-                yield DownloadTarget(source, file_format, transform=transform)
+                total = export.get("count_total")
+                yield DownloadTarget(
+                    source,
+                    file_format,
+                    transform=transform,
+                    expected_rows=total if isinstance(total, int) and total > 0 else None,
+                )
                 break
         else:
             if export.get("count_total"):
