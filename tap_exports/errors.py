@@ -84,11 +84,13 @@ class DataError(TapExportsError):
     skip bad rows.
     """
 
-    def __init__(self, source: str, line: int, problem: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, source: str, line: int, problem: str, *, hint: str | None = None, unit: str = "line"
+    ) -> None:
         self.source = source
         self.line = line
         self.problem = problem
-        super().__init__(f"{source}, line {line}: {problem}" + (f" ({hint})" if hint else ""))
+        super().__init__(f"{source}, {unit} {line}: {problem}" + (f" ({hint})" if hint else ""))
 
 
 class RunInterruptedError(SystemExit):
@@ -105,3 +107,7 @@ class RunInterruptedError(SystemExit):
 
 class DownloadError(TapExportsError):
     """A download could not be completed even after retries and fresh links."""
+
+
+class StateError(TapExportsError):
+    """The input STATE cannot be used as it is; the message names the key and the fix."""

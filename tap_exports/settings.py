@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TypeGuard
@@ -72,6 +73,14 @@ COMMON_SETTINGS = th.PropertiesList(
         "'skip' drops it and counts it in the log and the bad_rows metric.",
     ),
     th.Property(
+        "allow_plain_http",
+        th.BooleanType,
+        default=False,
+        description="Allow http:// (unencrypted) provider URLs to hosts other than this "
+        "machine; off, such a URL is refused, since credentials would cross the network "
+        "in clear.",
+    ),
+    th.Property(
         "max_row_bytes",
         th.IntegerType,
         default=MAX_ROW_BYTES,
@@ -123,11 +132,29 @@ def sets_anything(values: Mapping[str, Any], properties: Mapping[str, Any]) -> b
     return False
 
 
-def http_url(value: object, setting: str, errors: list[str]) -> None:
-    """Append an error unless ``value`` is an absolute http(s) URL."""
+def http_url(value: object, setting: str, errors: list[str], *, plain_ok: bool = False) -> None:
+    """Append an error unless ``value`` is an absolute http(s) URL.
+
+    Plain ``http://`` carries the credentials in clear: only to this machine, unless
+    the user said ``allow_plain_http``.
+    """
     parts = urlsplit(str(value)) if isinstance(value, str) else None
     if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
         errors.append(f"{setting}: must be an absolute http(s) URL, got {value!r}")
+    elif parts.scheme == "http" and not plain_ok and not _loopback(parts.hostname or ""):
+        errors.append(
+            f"{setting}: {value} would send the credentials unencrypted to another machine; "
+            "use https, or set allow_plain_http: true if the network path is trusted"
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def validate_common(config: Mapping[str, Any]) -> list[str]:

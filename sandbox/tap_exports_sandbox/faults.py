@@ -31,10 +31,13 @@ class FaultKind(StrEnum):
     STATUS = "status"  # answer ``code`` with ``body`` and ``headers`` instead
     RESET = "reset"  # close the connection without answering
     CUT_AFTER = "cut_after"  # send the headers, then only ``n_bytes`` of the body
+    TRUNCATE = "truncate"  # end the body cleanly at the last line end within ``n_bytes``,
+    # with no Content-Length: a short file only a count can tell
     EXPIRE_LINK = "expire_link"  # hand out a download link that has already expired
     FAIL_EXPORT = "fail_export"  # the export ends in the provider's failure state
     STATUS_WORD = "status_word"  # report ``word`` as the export status
     MALFORMED_ROWS = "malformed_rows"  # the export file carries ``rows`` malformed lines
+    ROW_VALUES = "row_values"  # the export's first rows carry ``values`` in ``column`` (Mailgun)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Fault:
     n_bytes: int = 0
     word: str = ""
     rows: int = 0
+    column: str = ""
+    values: tuple[str, ...] = ()
 
     @classmethod
     def latency(cls, seconds: float) -> Fault:
@@ -92,6 +97,11 @@ class Fault:
         return cls(FaultKind.CUT_AFTER, n_bytes=n_bytes)
 
     @classmethod
+    def truncate(cls, n_bytes: int) -> Fault:
+        """End the body at the last line end within ``n_bytes``, sent without a length."""
+        return cls(FaultKind.TRUNCATE, n_bytes=n_bytes)
+
+    @classmethod
     def expire_link(cls) -> Fault:
         """Issue a download link that is already expired."""
         return cls(FaultKind.EXPIRE_LINK)
@@ -111,6 +121,11 @@ class Fault:
         """Insert ``rows`` malformed lines into the export being created."""
         return cls(FaultKind.MALFORMED_ROWS, rows=rows)
 
+    @classmethod
+    def row_values(cls, column: str, *values: str) -> Fault:
+        """Write ``values`` into ``column`` of the first rows of the export being created."""
+        return cls(FaultKind.ROW_VALUES, column=column, values=values)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON form, as accepted by :meth:`from_dict`."""
         data = asdict(self)
@@ -125,7 +140,10 @@ class Fault:
         if unknown:
             msg = f"unknown fault fields: {', '.join(sorted(unknown))}"
             raise ValueError(msg)
-        return cls(FaultKind(data["kind"]), **{key: data[key] for key in known if key in data})
+        fields = {key: data[key] for key in known if key in data}
+        if "values" in fields:
+            fields["values"] = tuple(fields["values"])
+        return cls(FaultKind(data["kind"]), **fields)
 
 
 #: What a soak test meets by default: transient errors a tap must survive.

@@ -91,8 +91,23 @@ def early_response(
 
 
 def cut_response(response: Response, faults: Iterable[Fault], environ: WSGIEnviron) -> Response:
-    """Apply a ``cut_after`` fault to a response that is about to be sent."""
+    """Apply a ``cut_after`` or ``truncate`` fault to a response that is about to be sent."""
     for fault in faults:
         if fault.kind is FaultKind.CUT_AFTER:
             response.response = cut_body(response.iter_encoded(), fault.n_bytes, environ)
+        elif fault.kind is FaultKind.TRUNCATE:
+            response.response = [_lines_within(response.iter_encoded(), fault.n_bytes)]
+            response.headers.pop("Content-Length", None)
+            response.headers.pop("ETag", None)
     return response
+
+
+def _lines_within(chunks: Iterable[bytes], n_bytes: int) -> bytes:
+    """The whole lines among the first ``n_bytes`` of ``chunks``."""
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= n_bytes:
+            break
+    cut = head.rfind(b"\n", 0, n_bytes) + 1
+    return bytes(head[:cut])

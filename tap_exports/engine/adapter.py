@@ -36,6 +36,9 @@ class DownloadTarget:
     format: FileFormat
     csv: CsvOptions = field(default_factory=CsvOptions)
     transform: RowTransform = keep_row
+    #: Rows the provider says the file holds: a file that ends with fewer (a body without
+    #: a length, cut at a line end) is a cut download, never read as whole.
+    expected_rows: int | None = None
 
 
 class WindowTooLargeError(Exception):

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -35,6 +35,12 @@ TRANSIENT_ERRORS = (
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
 )
+
+
+def segment(value: object) -> str:
+    """``value`` as one path segment: an id an API handed out (``../admin``, ``a?b=1``)
+    must not reach another path or add a query."""
+    return quote(str(value), safe="")
 
 
 class ApiClient:
@@ -202,18 +208,35 @@ class ApiClient:
             hint=self.hint_for(response.status_code),
         )
 
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send a request and decode its JSON body."""
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Send a request and decode the JSON object it answers."""
         response = self.request(method, path, **kwargs)
+        return self.body(response, export_id=kwargs.get("export_id"))
+
+    def body(self, response: requests.Response, *, export_id: str | None = None) -> dict[str, Any]:
+        """The JSON object of an accepted answer; anything else (an HTML page from a proxy,
+        an empty body, a list) is an error naming the call, not a ``KeyError`` later."""
         try:
-            return response.json()
-        except ValueError as exc:
-            raise ProviderError(
-                self.provider,
-                f"{method} {urlsplit(response.url).path} answered HTTP {response.status_code} "
-                "with a body that is not JSON",
-                hint="the base_url may point at the wrong service",
-            ) from exc
+            decoded = response.json() if response.content else None
+        except ValueError:
+            decoded = ...
+        if isinstance(decoded, dict):
+            return decoded
+        if decoded is None:
+            what = "an empty body"
+        elif decoded is ...:
+            page = response.text.lstrip()[:15].lower()
+            what = "an HTML page" if page.startswith(("<!doctype", "<html")) else "no JSON"
+        else:
+            what = f"a JSON {type(decoded).__name__}"
+        raise ProviderError(
+            self.provider,
+            f"{response.request.method} {urlsplit(response.url).path} answered HTTP "
+            f"{response.status_code} with {what} where a JSON object was expected",
+            export_id=export_id,
+            hint="check base_url: it may lead to another service or a proxy; the export "
+            "stays in state, so the next run resumes it",
+        )
 
     def redirect_location(self, path: str, *, export_id: str | None = None, **kwargs: Any) -> str:
         """Ask for a download link the provider hands out as a 30x redirect."""

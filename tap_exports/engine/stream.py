@@ -33,18 +33,25 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import RemoveRecordTransform
 from typing_extensions import override
 
-from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError, keep_row
+from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
 from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper, RecordSink
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.listing import ExportListingStream
-from tap_exports.engine.metrics import count_bad_rows
+from tap_exports.engine.metrics import count_bad_rows, count_future_rows
+from tap_exports.engine.rowcheck import RowCheck
 from tap_exports.engine.status import ExportStatus
-from tap_exports.errors import ExportFailedError, ExportGoneError, RunInterruptedError
+from tap_exports.errors import (
+    DownloadError,
+    ExportFailedError,
+    ExportGoneError,
+    RunInterruptedError,
+    StateError,
+)
 from tap_exports.io.chunks import MAX_ROW_BYTES
 from tap_exports.io.decode import DecodeStats, batched, iter_record_batches
 from tap_exports.io.progress import EMISSION, ProgressLogger
-from tap_exports.io.rows import flatten
+from tap_exports.io.rows import BadRowPolicy, flatten
 from tap_exports.settings import decompression_limits
 
 if TYPE_CHECKING:
@@ -52,6 +59,12 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("tap_exports.stream")
 MAX_WINDOWS_PER_RUN = 10_000
+#: How far past the run's start a row may be dated (clocks differ) and still move a bookmark.
+FUTURE_TOLERANCE = dt.timedelta(minutes=15)
+_MEND_STATE = (
+    "set it to the time of the last run that loaded good data (or remove it to start from "
+    "start_date) in the state handed to the tap, then run again"
+)
 #: The longest time a connection test's one window covers: proof of access, not data.
 DRY_RUN_SPAN = dt.timedelta(days=1)
 
@@ -82,6 +95,8 @@ class BulkExportStream(Stream):
         #: The windows left after the one :meth:`prepare` created an export for.
         self._planned: dict[str, deque[Window]] = {}
         self._sink: RecordSink | None = None
+        #: When this run started: no bookmark moves past it (plus FUTURE_TOLERANCE).
+        self._started = dt.datetime.now(dt.UTC)
         super().__init__(tap, **kwargs)
         self._record_counter = self.get_record_counter()
 
@@ -115,9 +130,24 @@ class BulkExportStream(Stream):
         return self.get_context_state(context)
 
     def _bookmark(self, context: Context | None) -> dt.datetime | None:
-        """Where the last completed window ended (or the newest row seen)."""
+        """Where the last completed window ended (or the newest row seen).
+
+        A bookmark that is not a time, or is later than now, would make every run
+        export nothing: it is refused, saying how to mend the state.
+        """
         value = self._state(context).get("replication_key_value")
-        return parse_instant(str(value)) if value else None
+        if not value:
+            return None
+        where = f"bookmarks.{self.name}{f' ({self._slot(context)})' if context else ''}"
+        try:
+            when = parse_instant(str(value))
+        except ValueError:
+            msg = f"{where}.replication_key_value {value!r} is not a time"
+            raise StateError(f"{msg}; {_MEND_STATE}") from None
+        if when > self._started + FUTURE_TOLERANCE:
+            msg = f"{where}.replication_key_value {value} is in the future"
+            raise StateError(f"{msg}; {_MEND_STATE}")
+        return when
 
     def _checkpoint(self) -> None:
         """Make every row handed on so far durable downstream, then write STATE."""
@@ -226,7 +256,11 @@ class BulkExportStream(Stream):
         state = self._state(context)
         state.pop("export", None)
         if self.replication_key:
-            value = format_instant(window.end) if window.end else newest
+            end = window.end
+            if end is not None and end > self._started + FUTURE_TOLERANCE:
+                # A window reaching into the future (from a state) covered rows up to now only.
+                end = self._started
+            value = format_instant(end) if end else newest
             if value and value > str(state.get("replication_key_value") or ""):
                 state["replication_key"] = self.replication_key
                 state["replication_key_value"] = value
@@ -259,7 +293,21 @@ class BulkExportStream(Stream):
 
     def _in_flight(self, context: Context | None) -> ExportJob | None:
         saved = self._state(context).get("export")
-        return ExportJob.from_state(saved) if isinstance(saved, Mapping) else None
+        if saved is None:
+            return None
+        problem = f"not an object but {type(saved).__name__}"
+        if isinstance(saved, Mapping):
+            try:
+                return ExportJob.from_state(saved)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+        where = f"bookmarks.{self.name}{f' ({self._slot(context)})' if context else ''}"
+        msg = (
+            f"{where}.export is not an export this tap wrote ({problem}); remove that key "
+            "from the state to create a new export for its window (rows already loaded are "
+            "loaded again), then run again"
+        )
+        raise StateError(msg)
 
     def _plan(self, context: Context | None) -> deque[Window]:
         start_date = self.config.get("start_date")
@@ -574,7 +622,11 @@ class BulkExportStream(Stream):
         max_row_bytes = int(self.config.get("max_row_bytes", MAX_ROW_BYTES))
         for target in adapter.targets(job):
             stats = DecodeStats()
-            transform = target.transform
+            check = RowCheck(
+                target.transform,
+                self.replication_key,
+                BadRowPolicy(target.source.name, bad_rows, stats, unit="data row"),
+            )
             with target.source.open() as raw:
                 batches = iter_record_batches(
                     raw,
@@ -587,7 +639,15 @@ class BulkExportStream(Stream):
                     max_row_bytes=max_row_bytes,
                 )
                 for batch in batches:
-                    yield batch if transform is keep_row else [transform(row) for row in batch]
+                    yield check(batch)
+            read = stats.rows + stats.bad_rows
+            if target.expected_rows is not None and read < target.expected_rows:
+                msg = (
+                    f"{target.source.name}: the file ends after {read} rows, the provider "
+                    f"announced {target.expected_rows}; the download was cut short, run "
+                    "again (the rows already loaded are skipped)"
+                )
+                raise DownloadError(msg)
             if stats.bad_rows:
                 LOGGER.warning(
                     "%s %s: skipped %d malformed rows in %s (on_bad_rows=skip)",
@@ -627,6 +687,8 @@ class BulkExportStream(Stream):
             interval=self.PROGRESS_SECONDS,
             logger=LOGGER,
         )
+        ceiling = format_instant(self._started + FUTURE_TOLERANCE)
+        future = 0
         emitted = 0
         newest: str | None = None
         count = 0
@@ -641,6 +703,9 @@ class BulkExportStream(Stream):
             count += size
             if key:
                 rows, top = _since(rows, key, floor)
+                if top is not None and top > ceiling:
+                    top, later = _below(rows, key, ceiling)
+                    future += later
                 if top is not None and (newest is None or top > newest):
                     newest = top
             if rows:
@@ -650,7 +715,38 @@ class BulkExportStream(Stream):
         progress.finish(emitted)
         if tracked:
             export["rows_emitted"] = count  # type: ignore[index]
+        provider = self.adapter(context).provider
+        if skip > count:
+            LOGGER.warning(
+                "%s %s: the state says %d rows of %s were emitted, but its files hold %d; "
+                "the export changed or the state is wrong: check the loaded data",
+                provider,
+                self.name,
+                skip,
+                source,
+                count,
+            )
+        if future:
+            LOGGER.warning(
+                "%s %s: %d rows of %s have %s later than the run's start (%s, %s of "
+                "tolerance); they were emitted, but do not move the bookmark",
+                provider,
+                self.name,
+                future,
+                source,
+                key,
+                format_instant(self._started),
+                FUTURE_TOLERANCE,
+            )
+            count_future_rows(future, stream=self.name, source=source)
         return newest
+
+
+def _below(rows: list[Row], key: str, ceiling: str) -> tuple[str | None, int]:
+    """The newest ``key`` not after ``ceiling``, and how many rows are after it."""
+    values = [str(value) for row in rows if (value := row.get(key)) is not None]
+    kept = [value for value in values if value <= ceiling]
+    return (max(kept) if kept else None), len(values) - len(kept)
 
 
 def _since(rows: list[Row], key: str, floor: str | None) -> tuple[list[Row], str | None]:

@@ -6,6 +6,7 @@ bytes decide, never the name or a header.
 
 from __future__ import annotations
 
+import codecs
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
@@ -111,8 +112,15 @@ def _counted_out(chunks: Iterable[bytes], stats: DecodeStats) -> Iterator[bytes]
 
 
 def _gunzip(chunks: Iterable[bytes], budget: _Budget) -> Iterator[bytes]:
-    """Stream one or more concatenated gzip members; a cut-off stream is an error."""
+    """Stream one or more concatenated gzip members; a cut-off stream is an error.
+
+    Members written as files of their own start with a byte-order mark, which would
+    glue onto their first line (a repeated header then reads as a data row): a mark
+    at the start of a later member is dropped, as the decoders drop the first one.
+    """
     in_member = False
+    members = 0
+    fresh = False
     try:
         for chunk in chunks:
             data = chunk
@@ -123,7 +131,12 @@ def _gunzip(chunks: Iterable[bytes], budget: _Budget) -> Iterator[bytes]:
                         break
                     inflater = zlib.decompressobj(_GZIP_OR_ZLIB)
                     in_member = True
+                    members += 1
+                    fresh = members > 1
                 output = inflater.decompress(data, CHUNK_SIZE)
+                if fresh and output:
+                    fresh = False
+                    output = output.removeprefix(codecs.BOM_UTF8)
                 rest = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
                 # Only the input inflated so far counts: a bomb is refused as soon as its
                 # output passes the ratio, not once a whole input chunk has expanded.

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import BinaryIO, NoReturn
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -171,6 +171,13 @@ class _Download:
         session = self._session
         verify = session.verify if isinstance(session.verify, str) else True
         for _ in range(_MAX_REDIRECTS + 1):
+            scheme = urlsplit(url).scheme.lower()
+            if scheme not in {"http", "https"}:
+                msg = (
+                    f"{self._name}: refusing the link to a {scheme or 'relative'}: URL "
+                    f"({redact(url)}); files are downloaded over http(s) only"
+                )
+                raise DownloadError(msg)
             prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
             for header in _CREDENTIAL_HEADERS:
                 prepared.headers.pop(header, None)

@@ -30,17 +30,20 @@ class DecodeStats:
 class BadRowPolicy:
     """Applies the user's ``on_bad_row`` choice, so every decoder reports rows the same way."""
 
-    __slots__ = ("_fail", "_source_name", "_stats")
+    __slots__ = ("_fail", "_source_name", "_stats", "_unit")
 
-    def __init__(self, source_name: str, on_bad_row: BadRows, stats: DecodeStats) -> None:
+    def __init__(
+        self, source_name: str, on_bad_row: BadRows, stats: DecodeStats, *, unit: str = "line"
+    ) -> None:
         self._source_name = source_name
         self._fail = on_bad_row == "fail"
         self._stats = stats
+        self._unit = unit
 
     def bad(self, line: int, problem: str) -> None:
         """Raise :class:`DataError`, or count the row as skipped."""
         if self._fail:
-            raise DataError(self._source_name, line, problem, hint=SKIP_HINT)
+            raise DataError(self._source_name, line, problem, hint=SKIP_HINT, unit=self._unit)
         self._stats.bad_rows += 1
 
     def too_long(self, line: int, limit: int) -> None:

@@ -82,9 +82,10 @@ class Provider(ABC, Generic[SettingsT]):
             for name in self.credentials
             if not section.get(name)
         ]
+        plain_ok = bool(config.get("allow_plain_http"))
         for name in self.url_settings:
             if section.get(name) is not None:
-                http_url(section[name], f"{self.key}.{name}", errors)
+                http_url(section[name], f"{self.key}.{name}", errors, plain_ok=plain_ok)
         return errors + self.check(self.settings(config))
 
     def check(self, settings: SettingsT) -> list[str]:

@@ -8,6 +8,7 @@ refused once its output passes the ratio, not after a whole input chunk has expa
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -124,3 +125,15 @@ def test_a_gzip_bomb_is_refused_as_soon_as_its_output_passes_the_ratio(httpserve
     # The ratio is checked against the input inflated so far (a few KB), not the whole
     # first megabyte read, which would have let 200 MB out first.
     assert stats.decompressed_bytes < 4 * DecompressionLimits.ratio_checked_after
+
+
+def test_a_second_gzip_member_with_its_own_bom_and_header_adds_only_its_rows(httpserver):
+    first = codecs.BOM_UTF8 + b"address,code\na@x.io,550\nb@x.io,551\n"
+    second = codecs.BOM_UTF8 + b"address,code\nc@x.io,552\n"
+    httpserver.expect_request("/export").respond_with_data(
+        gzip.compress(first) + gzip.compress(second)
+    )
+    source = HttpSource(lambda: httpserver.url_for("/export"), name="export 42 (data)")
+    rows, stats = _read(source, FileFormat.CSV)
+    assert [row["address"] for row in rows] == ["a@x.io", "b@x.io", "c@x.io"]
+    assert stats.bad_rows == 0

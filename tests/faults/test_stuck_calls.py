@@ -12,10 +12,10 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from tap_exports.sandbox import Fault
 
+from tap_exports_sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
-from tests.faults.harness import Profile, Scenario, Verdict, exports_of, profiles
+from tests.faults.harness import PROFILES, Profile, Scenario, Verdict, exports_of, profiles
 from tests.faults.test_interrupted import _rerun_and_judge
 
 ENDLESS_429 = Fault.rate_limited(999_999)
@@ -77,3 +77,12 @@ def test_a_long_retry_after_is_cut_to_the_longest_wait(scenario: ScenarioFactory
     assert done.exit_code == 0, done.error
     assert done.stderr.count("HTTP 429 on GET") == 2
     assert "retrying in 0.2 s" in done.stderr
+
+
+def test_a_negative_retry_hint_means_retry_now(scenario: ScenarioFactory):
+    run = scenario(PROFILES["mailgun"])
+    hint = Fault.status(429, {"message": "slow down", "retry-seconds": -5})
+    run.sandbox.faults.add("mailgun", "create", hint)
+    done = run.run()
+    assert done.exit_code == 0, done.error
+    assert "retrying in 0.0 s" in done.stderr

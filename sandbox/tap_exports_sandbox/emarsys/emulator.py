@@ -422,7 +422,9 @@ class EmarsysEmulator(ProviderEmulator):
                 "status": status,
                 "type": export.kind.type_word or "Changes",
                 "file_name": export.file_name if status == DONE else None,
-                "ftp_host": export.ftp.get("host") if ftp else None,
+                "ftp_host": (self.options.reported_ftp_host or export.ftp.get("host"))
+                if ftp
+                else None,
                 "ftp_dir": export.ftp.get("folder") if ftp else None,
             },
         )

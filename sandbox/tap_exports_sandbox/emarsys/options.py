@@ -27,6 +27,8 @@ class EmarsysOptions:
     ``honours_language=False`` ignores a request's ``language``, naming the columns in
     the account's language.
     ``rate_limit`` requests per ``rate_limit_window_seconds`` are allowed, then 429/7003.
+    ``reported_ftp_host`` is the ``ftp_host`` an export's status names instead of the host
+    it was given: an API that points the client's FTP login at another server.
     """
 
     username: str = "sandbox_emarsys"
@@ -48,3 +50,4 @@ class EmarsysOptions:
     rate_limit_window_seconds: float = 60.0
     contact_fields: tuple[int, ...] = (1, 2, 3, 4711)
     distribution_method: str = "local"
+    reported_ftp_host: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from flask import Response, jsonify, redirect, request
@@ -94,6 +94,7 @@ class MailgunEmulator(ProviderEmulator):
             return _message(400, f"Invalid url: {raw_url} is not an exportable list")
         now = self.context.clock.now()
         malformed = self.injected(FaultKind.MALFORMED_ROWS)
+        values = self.injected(FaultKind.ROW_VALUES)
         export = MailgunExport(
             id=new_export_id(now),
             source=source,
@@ -102,6 +103,7 @@ class MailgunEmulator(ProviderEmulator):
             fails=self.injected(FaultKind.FAIL_EXPORT) is not None,
             failure_word=self.options.failure_word,
             malformed_rows=malformed.rows if malformed else 0,
+            row_values=(values.column, values.values) if values else None,
         )
         if not self.exports.add_unless_running(export, self.context.config.delays):
             return _message(400, "Export for this url is already processing")
@@ -123,6 +125,8 @@ class MailgunEmulator(ProviderEmulator):
                 else row
                 for row in rows
             )
+        if export.row_values is not None:
+            rows = _with_values(rows, dataset.columns, *export.row_values)
         chunks = encode_csv(
             dataset.columns,
             rows,
@@ -195,3 +199,12 @@ class MailgunEmulator(ProviderEmulator):
     def reset(self) -> None:
         """Forget every export."""
         self.exports.clear()
+
+
+def _with_values(
+    rows: Iterable[tuple[Any, ...]], columns: Sequence[str], column: str, values: Sequence[str]
+) -> Iterator[tuple[Any, ...]]:
+    """``rows`` whose first ones carry ``values`` in ``column`` (a row-values fault)."""
+    at = columns.index(column)
+    for index, row in enumerate(rows):
+        yield (*row[:at], values[index], *row[at + 1 :]) if index < len(values) else row

@@ -42,6 +42,8 @@ class MailgunExport:
     fails: bool = False
     failure_word: str | None = FAILED
     malformed_rows: int = 0
+    #: Cells that replace the first rows' values of one column: ``(column, values)``.
+    row_values: tuple[str, tuple[str, ...]] | None = None
     file_ready: threading.Event = field(default_factory=threading.Event)
 
     @property

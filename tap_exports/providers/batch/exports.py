@@ -109,7 +109,7 @@ class BatchExport(ExportAdapter):
 
     @override
     def poll(self, job: ExportJob) -> ExportJob:
-        export = self.api.get_export(
+        answer = self.api.get_export(
             "/exports/view",
             params={"id": job.export_id},
             export_id=job.export_id,
@@ -117,7 +117,8 @@ class BatchExport(ExportAdapter):
             # 400 (malformed request) is how Batch's documented answers can say it; 404 is
             # not among them but is what an unknown id plausibly gets.
             gone_statuses=(400, 404),
-        ).json()
+        )
+        export = self.api.body(answer, export_id=job.export_id)
         status = STATUSES(export.get("status"), export_id=job.export_id)
         files = sorted(
             (

@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from tap_exports.engine.adapter import DownloadTarget, RowTransform
+from tap_exports.engine.http import segment
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import CsvOptions, FileFormat
 from tap_exports.io.ftp import FtpSource, file_names
@@ -128,7 +129,7 @@ def data_served(api: EmarsysApi, export_id: str) -> bool:
     try:
         response = api.request(
             "GET",
-            f"/export/{export_id}/data",
+            f"/export/{segment(export_id)}/data",
             params={"offset": 0, "limit": 1},
             stream=True,
             export_id=export_id,
@@ -152,10 +153,23 @@ def ftp_file(
     columns: ColumnMap,
     transform: RowTransform,
 ) -> DownloadTarget | None:
-    """The file Emarsys uploaded, named by the finished export's status."""
+    """The file Emarsys uploaded, named by the finished export's status.
+
+    The FTP login goes only to the configured host: a status (or a state) naming
+    another one is refused, never followed with the user's credentials.
+    """
     filename = str(detail.get("file_name") or "")
+    named = str(detail.get("ftp_host") or settings.host)
+    if _host_key(named) != _host_key(settings.host):
+        raise ProviderError(
+            "Emarsys",
+            f"the export names FTP host {named!r}, not the configured {settings.host!r}; "
+            "the FTP credentials are sent only to the configured host",
+            export_id=export_id,
+            hint="check emarsys.ftp.host, and where Emarsys was told to upload the file",
+        )
     source = FtpSource(
-        str(detail.get("ftp_host") or settings.host),
+        settings.host,
         settings.port,
         settings.username,
         settings.password,
@@ -166,6 +180,11 @@ def ftp_file(
         name=f"Emarsys export {export_id} ({filename} on FTP)",
     )
     return csv_target(source.open(), source.name, columns, transform)
+
+
+def _host_key(host: str) -> str:
+    """A host name as compared: case and a final dot do not matter."""
+    return host.strip().rstrip(".").lower()
 
 
 class DataPages:
@@ -204,7 +223,7 @@ class DataPages:
         try:
             return self.api.request(
                 "GET",
-                f"/export/{self.export_id}/data",
+                f"/export/{segment(self.export_id)}/data",
                 params={"offset": offset, "limit": self.page_size},
                 stream=True,
                 export_id=self.export_id,

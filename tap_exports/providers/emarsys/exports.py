@@ -14,6 +14,7 @@ from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
+from tap_exports.engine.http import segment
 from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
@@ -132,7 +133,9 @@ class EmarsysExport(ExportAdapter):
     @override
     def poll(self, job: ExportJob) -> ExportJob:
         try:
-            data = self.api.call("GET", f"/export/{job.export_id}", export_id=job.export_id)
+            data = self.api.call(
+                "GET", f"/export/{segment(job.export_id)}", export_id=job.export_id
+            )
         except EmarsysError as exc:
             if exc.reply_code == UNKNOWN_EXPORT:
                 raise ExportGoneError(

@@ -20,6 +20,7 @@ from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row, RowTransform
+from tap_exports.engine.http import segment
 from tap_exports.engine.job import ExportJob, Window, format_instant
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
@@ -59,12 +60,12 @@ ERROR_URL = "_csv_error_url"
 def get_export(api: PackageXApi, export_id: str, *, links: bool = False) -> Mapping[str, Any]:
     """The export object; with fresh pre-signed links to all of its files when ``links``."""
     response = api.get_export(
-        f"/v1/exports/{export_id}",
+        f"/v1/exports/{segment(export_id)}",
         params={"include_json": "true", "include_csv": "true"} if links else None,
         export_id=export_id,
         gone="the export no longer exists (PackageX deletes exports after 24 hours)",
     )
-    export = unwrap(response.json())
+    export = unwrap(api.body(response, export_id=export_id))
     if not isinstance(export, Mapping):
         raise ProviderError(PROVIDER, "the answer holds no export object", export_id=export_id)
     return export
@@ -175,7 +176,13 @@ class ResourceExport(ExportAdapter):
                 label = f"{self.resource.name}.{file_format.value}"
                 source = file_source(self.api, job.export_id, link, label)
                 transform = self._transform(file_format, source.name)
-                yield DownloadTarget(source, file_format, transform=transform)
+                total = export.get("count_total")
+                yield DownloadTarget(
+                    source,
+                    file_format,
+                    transform=transform,
+                    expected_rows=total if isinstance(total, int) and total > 0 else None,
+                )
                 break
         else:
             if export.get("count_total"):

@@ -1,0 +1,92 @@
+"""Rows of an export file made into records, one bad row never stopping the others.
+
+A provider's transform may fail on one row (a date it cannot read), and a replication
+value must be an instant the bookmark can be built from. Both are checked a batch at
+a time; only a batch with a problem is walked row by row, and each bad row goes
+through ``on_bad_rows`` naming its file and its data row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tap_exports.engine.adapter import Row, RowTransform, keep_row
+from tap_exports.io.rows import BadRowPolicy
+
+_INSTANT = (
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+)
+INSTANT = re.compile(_INSTANT)
+"""An RFC 3339 time with its zone: what a replication value must be."""
+_INSTANTS = re.compile(f"(?:{_INSTANT}\n)*{_INSTANT}")
+"""Many of them, one per line: a whole batch checked in one call."""
+#: What a provider's transform raises for a value it cannot convert.
+CONVERSION_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError)
+
+
+class RowCheck:
+    """Transforms one file's rows and checks their replication values."""
+
+    def __init__(self, transform: RowTransform, key: str | None, policy: BadRowPolicy) -> None:
+        self._transform = transform
+        self._key = key
+        self._policy = policy
+        self._rows_before = 0
+
+    def __call__(self, batch: list[Row]) -> list[Row]:
+        """The records of ``batch``, without its bad rows (or raising at the first one)."""
+        first = self._rows_before
+        self._rows_before += len(batch)
+        if self._transform is keep_row:
+            rows = batch
+        else:
+            # Transforms change rows in place: the rows converted before a failure are
+            # kept as they are, never converted twice.
+            rows = []
+            append, transform = rows.append, self._transform
+            try:
+                for row in batch:
+                    append(transform(row))
+            except CONVERSION_ERRORS:
+                return self._one_by_one(batch, first, converted=rows)
+        if self._valid_keys(rows):
+            return rows
+        return self._one_by_one(batch, first, converted=rows)
+
+    def _valid_keys(self, rows: list[Row]) -> bool:
+        key = self._key
+        if key is None:
+            return True
+        values = [value for row in rows if (value := row.get(key)) is not None]
+        try:
+            return not values or _INSTANTS.fullmatch("\n".join(values)) is not None
+        except TypeError:
+            return False
+
+    def _one_by_one(self, batch: list[Row], first: int, *, converted: list[Row]) -> list[Row]:
+        """Rows checked one at a time; the first ``len(converted)`` are converted already."""
+        kept = []
+        done = len(converted)
+        for index, row in enumerate(batch):
+            number = first + index + 1
+            record = converted[index] if index < done else self._converted(row, number)
+            if record is None:
+                continue
+            value = record.get(self._key) if self._key else None
+            if value is not None and not (isinstance(value, str) and INSTANT.fullmatch(value)):
+                self._policy.bad(
+                    number, f"{self._key} {value!r} is not a time with a zone (RFC 3339)"
+                )
+                continue
+            kept.append(record)
+        return kept
+
+    def _converted(self, row: Row, number: int) -> Row | None:
+        transform: Callable[[Row], Row] = self._transform
+        try:
+            return transform(row)
+        except CONVERSION_ERRORS as exc:
+            self._policy.bad(number, f"cannot convert the row ({exc})")
+            return None
