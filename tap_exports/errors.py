@@ -73,6 +73,10 @@ class ExportGoneError(ProviderError):
     """The export (or its file) no longer exists at the provider; it can be re-created."""
 
 
+class LayoutError(ProviderError):
+    """A file is not laid out as the tap expects (columns, field names): a provider changed it."""
+
+
 class UnknownStatusError(ProviderError):
     """The provider reported a status word the tap does not know."""
 

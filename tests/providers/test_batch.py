@@ -435,10 +435,13 @@ def test_rate_limits_and_maintenance_are_retried(sandbox):
     sandbox.faults.add("batch", "view", Fault.status(503, maintenance), times=2)
     sandbox.faults.add("batch", "list", Fault.rate_limited(0.1, too_many), nth=3)
     sandbox.faults.add("batch", "download", Fault.status(503, maintenance, {"Retry-After": "0"}))
+    unexpected = {"error_message": "Unexpected error", "error_code": "SERVER_ERROR"}
+    sandbox.faults.add("batch", "download", Fault.rate_limited(0.1, too_many), nth=2)
+    sandbox.faults.add("batch", "download", Fault.status(500, unexpected), nth=3)
     run = sync(batch_only(sandbox))
     assert run.records("batch_events") == expected_events(sandbox)
     assert run.records("batch_profiles") == expected_profiles(sandbox)
-    assert len(sandbox.faults.fired) == 5
+    assert len(sandbox.faults.fired) == 7
     assert sandbox.stats.exports_created("batch") == 3
 
 

@@ -9,6 +9,8 @@ body is built from the fields it lists.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,7 @@ from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus
 from tap_exports.providers.batch.client import BatchApi
 from tap_exports.providers.batch.exports import BatchProfilesExport
+from tap_exports.providers.batch.settings import EVENTS
 from tap_exports.providers.connect.client import ConnectApi
 from tap_exports.providers.connect.exports import ConnectCollectionExport
 from tap_exports.providers.connect.settings import Collection
@@ -29,6 +32,9 @@ from tap_exports.providers.mailgun.exports import MailgunListExport
 from tap_exports.providers.packagex.client import PackageXApi
 from tap_exports.providers.packagex.exports import ResourceExport, get_export
 from tap_exports.providers.packagex.resources import BY_NAME, RowShape
+from tap_exports_sandbox.batch.data import EVENT_NAMES
+
+BATCH_SPEC = Path(__file__).parent / "specs" / "batch-exports-list.openapi.json"
 
 #: doc.batch.com, "View export request" (API version 2.2 page).
 BATCH_VIEW = {
@@ -126,6 +132,16 @@ PACKAGEX_EXPORT = {
 #: Mailgun's removed Exports page (mailgun/documentation, source/api-export.rst): the
 #: create answer.
 MAILGUN_CREATED = {"id": "57b2085d7cedb2684815e08c", "status": "requested", "url": "domains"}
+
+
+def test_batch_event_names_are_the_documented_ones_in_tap_and_sandbox():
+    """Both lists are written out on purpose (the sandbox imports nothing of the tap);
+    each is checked against Batch's OpenAPI document rather than against the other."""
+    spec = json.loads(BATCH_SPEC.read_text("utf-8"))
+    events = spec["components"]["schemas"]["ExportEventRequest"]["properties"]["events"]
+    documented = events["items"]["enum"]
+    assert list(EVENTS) == documented
+    assert list(EVENT_NAMES) == documented
 
 
 def test_batch_view_example_is_a_finished_export_with_its_part_and_url(httpserver: HTTPServer):

@@ -26,7 +26,7 @@ from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
-from tap_exports.errors import ProviderError
+from tap_exports.errors import LayoutError, ProviderError
 from tap_exports.io.decode import FileFormat
 from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.batch.client import PROVIDER, BatchApi
@@ -264,11 +264,11 @@ class BatchEventsExport(BatchExport):
         row["custom_id"] = identifiers.get("custom_id")
         return row
 
-    def _layout_error(self, row: Row) -> ProviderError:
+    def _layout_error(self, row: Row) -> LayoutError:
         file_names = {field: name for name, field in self.renamed.items()}
         needed = [file_names.get(field, field) for field in REQUIRED_EVENT_FIELDS]
         found = [file_names.get(name, name) for name in row]
-        return ProviderError(
+        return LayoutError(
             self.provider,
             f"an event line lacks the fields the tap needs: needed {', '.join(needed)}; "
             f"found {', '.join(found) or 'none'}",

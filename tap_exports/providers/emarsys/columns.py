@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tap_exports.engine.adapter import Row
-from tap_exports.errors import ProviderError
+from tap_exports.errors import LayoutError
 from tap_exports.providers.emarsys.client import EmarsysApi
 
 #: The language the tap asks Emarsys to name a file's columns in.
@@ -95,12 +95,12 @@ class ColumnMap:
 
     def learn_line(self, line: bytes) -> None:
         """Learn a CSV header line and its delimiter: the one under which it matches."""
-        failures: list[tuple[int, ProviderError]] = []
+        failures: list[tuple[int, LayoutError]] = []
         for delimiter in DELIMITERS:
             names = split_line(line, delimiter)
             try:
                 self.learn(names)
-            except ProviderError as exc:
+            except LayoutError as exc:
                 failures.append((len(names), exc))
                 continue
             self.delimiter = delimiter
@@ -117,9 +117,9 @@ class ColumnMap:
         fields = self._fields
         return {fields[name]: value for name, value in row.items()}
 
-    def _mismatch(self, found: Sequence[str]) -> ProviderError:
+    def _mismatch(self, found: Sequence[str]) -> LayoutError:
         expected = [column.header or f"<{column.field}>" for column in self.columns]
-        return ProviderError(
+        return LayoutError(
             "Emarsys",
             f"the file's header row does not match the export: expected the columns "
             f"{', '.join(expected)} (in any order); found {', '.join(found) or 'none'}",
