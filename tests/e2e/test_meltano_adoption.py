@@ -103,12 +103,17 @@ def test_every_setting_from_its_variable_reaches_the_tap(
     assert "Traceback" not in synced.stderr
 
 
-def test_a_connection_test_is_cheap_and_discovery_refuses_a_bad_or_empty_config_in_words(
+def test_a_connection_test_is_cheap_and_clear_and_discovery_refuses_a_bad_or_empty_config_in_words(
     sandbox, meltano: MeltanoProject
 ):
     env = meltano_env(sandbox.tap_config(), skip=environment_settings(ROOT / "meltano.yml"))
     meltano.run("invoke", "tap-exports", "--test", env=env)
     assert sandbox.report()["exports_created"] == {"emarsys": 1}
+    wrong = {**env, variable("mailgun.api_key"): "wrong-mailgun-key-0000"}
+    refused = meltano.run("invoke", "tap-exports", "--test", env=wrong, check=False)
+    assert refused.returncode == 1
+    assert "Mailgun: HTTP 401 on GET " in refused.stderr
+    assert not TAP_FRAME.search(refused.stderr)
 
     env[variable("packagex.resources")] = '["bogus"]'
     env[variable("emarsys.timezone")] = "Mars/Olympus"
