@@ -12,8 +12,8 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from tap_exports.sandbox import Fault
 
+from tap_exports_sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import Profile, Scenario, Verdict, exports_of, profiles
 from tests.faults.test_interrupted import _rerun_and_judge
