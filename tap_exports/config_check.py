@@ -44,7 +44,22 @@ def schema_violations(
     validator = JSONSchemaValidator(dict(schema))
     # The validator fills in defaults as it goes; the caller's config stays as given.
     found = validator.iter_errors(copy.deepcopy(dict(config)))
-    return sorted((tuple(str(part) for part in error.path), error.message) for error in found)
+    violations = []
+    for error in found:
+        path = tuple(str(part) for part in error.path)
+        # A schema message quotes the value; a secret's value is never shown.
+        message = "is not valid (the value is secret, so it is not shown)"
+        violations.append((path, message if _secret(schema, path) else error.message))
+    return sorted(violations)
+
+
+def _secret(schema: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    """True when ``path`` leads to, or into, a setting marked secret."""
+    for name in path:
+        schema = (schema.get("properties") or {}).get(name) or {}
+        if schema.get("secret"):
+            return True
+    return False
 
 
 def no_provider(config: Mapping[str, Any], schema: Mapping[str, Any]) -> str:

@@ -36,3 +36,19 @@ def test_the_readme_commands_exist():
         assert command in readme
         assert (ROOT / command).exists()
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_streams_table_matches_the_tap(sandbox):
+    """Name, provider, primary key, replication key and mode of every stream, as discovered."""
+    from tap_exports.providers.registry import PROVIDERS
+    from tap_exports.tap import TapExports
+
+    titles = {provider.key: provider.title for provider in PROVIDERS}
+    rows = set((ROOT / "README.md").read_text().splitlines())
+    for name, stream in TapExports(config=sandbox.tap_config()).streams.items():
+        shown = "connect_&lt;collection&gt;" if name.startswith("connect_") else name
+        keys = ", ".join(stream.primary_keys or [])
+        replication = stream.replication_key or "—"
+        mode = "incremental" if stream.replication_key else "full table"
+        provider = titles[name.split("_", 1)[0]]
+        assert f"| `{shown}` | {provider} | {keys} | {replication} | {mode} |" in rows, name

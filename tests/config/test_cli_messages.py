@@ -105,3 +105,10 @@ def test_a_provider_error_is_one_line_and_its_traceback_is_kept_for_debug(sandbo
         ), errors
         assert ("Traceback" in result.stderr) is (level == "DEBUG")
         assert "wrong-mailgun-key" not in result.stderr
+
+
+def test_a_secret_of_the_wrong_type_is_named_but_never_shown(tmp_path):
+    done = run(tmp_path, {"mailgun": {"api_key": 98765432123}}, "--discover")
+    assert done.returncode == 1
+    assert "Config validation error: mailgun.api_key: is not valid" in done.stderr
+    assert "98765432123" not in done.stderr

@@ -103,10 +103,18 @@ def test_every_setting_from_its_variable_reaches_the_tap(
     assert "Traceback" not in synced.stderr
 
 
-def test_discovery_under_meltano_refuses_a_bad_or_empty_config_in_words(
+def test_a_connection_test_is_cheap_and_clear_and_discovery_refuses_a_bad_or_empty_config_in_words(
     sandbox, meltano: MeltanoProject
 ):
     env = meltano_env(sandbox.tap_config(), skip=environment_settings(ROOT / "meltano.yml"))
+    meltano.run("invoke", "tap-exports", "--test", env=env)
+    assert sandbox.report()["exports_created"] == {"emarsys": 1}
+    wrong = {**env, variable("mailgun.api_key"): "wrong-mailgun-key-0000"}
+    refused = meltano.run("invoke", "tap-exports", "--test", env=wrong, check=False)
+    assert refused.returncode == 1
+    assert "Mailgun: HTTP 401 on GET " in refused.stderr
+    assert not TAP_FRAME.search(refused.stderr)
+
     env[variable("packagex.resources")] = '["bogus"]'
     env[variable("emarsys.timezone")] = "Mars/Olympus"
     typo = meltano.run("select", "tap-exports", "--list", env=env, check=False)
@@ -176,7 +184,6 @@ def test_a_throwaway_project_installs_the_tap_from_a_git_pip_url(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
     plugin = {**EXTRACTOR, "pip_url": f"git+file://{ROOT}@{commit}"}
-    plugin.pop("commands")
     project_dir = tmp_path / "project"
     project_dir.mkdir()
     (project_dir / "meltano.yml").write_text(
