@@ -28,6 +28,18 @@ def keep_row(row: Row) -> Row:
     return row
 
 
+class CountingTransform:
+    """A row transform that counts the rows it has converted (of one file or page)."""
+
+    def __init__(self, transform: RowTransform) -> None:
+        self.transform = transform
+        self.count = 0
+
+    def __call__(self, row: Row) -> Row:
+        self.count += 1
+        return self.transform(row)
+
+
 @dataclass(frozen=True)
 class DownloadTarget:
     """One file of an export: where its bytes come from and how to read them."""

@@ -8,6 +8,7 @@ later pages of ``/data`` repeat it is undocumented: a page is read with or witho
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from tap_exports.engine.adapter import DownloadTarget, RowTransform
+from tap_exports.engine.adapter import CountingTransform, DownloadTarget, RowTransform
 from tap_exports.engine.http import segment
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import CsvOptions, FileFormat
@@ -210,11 +211,28 @@ class DataPages:
         self.transform = transform
 
     def __iter__(self) -> Iterator[DownloadTarget]:
+        """Each page in turn; only the last one may hold fewer than ``page_size`` rows.
+
+        Pages are asked for by offset, so a page cut short (a body without a length
+        that ends at a line end) followed by another would silently lose rows.
+        """
+        previous: CountingTransform | None = None
         for number in range(MAX_PAGES):
-            target = self._page(number * self.page_size)
+            offset = number * self.page_size
+            target = self._page(offset)
             if target is None:
                 return
-            yield target
+            if previous is not None and previous.count < self.page_size:
+                raise ProviderError(
+                    "Emarsys",
+                    f"the page of rows from {offset - self.page_size + 1} held "
+                    f"{previous.count} rows of {self.page_size}, yet more pages follow: it "
+                    "was cut short",
+                    export_id=self.export_id,
+                    hint="run again: the rows already loaded are skipped",
+                )
+            previous = CountingTransform(target.transform)
+            yield dataclasses.replace(target, transform=previous)
         raise ProviderError(
             "Emarsys", f"more than {MAX_PAGES} pages of data", export_id=self.export_id
         )

@@ -19,7 +19,12 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
-from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row, RowTransform
+from tap_exports.engine.adapter import (
+    CountingTransform,
+    DownloadTarget,
+    ExportAdapter,
+    RowTransform,
+)
 from tap_exports.engine.http import segment
 from tap_exports.engine.job import ExportJob, Window, format_instant
 from tap_exports.engine.status import ExportStatus, StatusMap
@@ -194,7 +199,7 @@ class ResourceExport(ExportAdapter):
                 )
         if export.get(SANITIZED_URL):
             source = file_source(self.api, job.export_id, SANITIZED_URL, "sanitized rows")
-            restored = _Counted(self.shape.from_csv(source.name, sanitized=True))
+            restored = CountingTransform(self.shape.from_csv(source.name, sanitized=True))
             yield DownloadTarget(source, FileFormat.CSV, transform=restored)
             LOGGER.warning(
                 "PackageX %s: export %s excluded %d rows as unsafe; they are loaded with their "
@@ -216,18 +221,6 @@ class ResourceExport(ExportAdapter):
         if file_format is FileFormat.JSON:
             return self.shape.from_json
         return self.shape.from_csv(source_name)
-
-
-class _Counted:
-    """A row transform that counts the rows it has seen."""
-
-    def __init__(self, transform: RowTransform) -> None:
-        self.transform = transform
-        self.count = 0
-
-    def __call__(self, row: Row) -> Row:
-        self.count += 1
-        return self.transform(row)
 
 
 class ResourceStream(BulkExportStream):
