@@ -32,6 +32,7 @@ from tap_exports.engine.job import Window
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Fault, Sandbox, SandboxConfig, StatusDelays
 from tap_exports_sandbox.connect.events import ConnectOptions
+from tap_exports_sandbox.emarsys.options import EmarsysOptions
 from tap_exports_sandbox.registry import EMULATORS
 
 TAP = str(Path(sys.executable).with_name("tap-exports"))
@@ -150,6 +151,10 @@ PROFILES: dict[str, Profile] = {
         file=("emarsys", "data"),
         rate_hint=_emarsys_rate_limit,
         adopts_running=True,
+        # Adopting needs the running export's id in the 4001, a mode (the documents print
+        # only the message); exports go from in progress to done, so a fault on "data"
+        # meets the file's pages rather than a check whether a ready export is served.
+        sandbox={"emarsys": EmarsysOptions(duplicate_names_export=True, ready_seconds=0)},
     ),
 }
 

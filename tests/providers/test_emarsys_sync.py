@@ -290,6 +290,17 @@ def test_settings_changed_under_an_export_in_state_create_a_new_one(sandbox_fact
     assert exports_created(sandbox) == 3
 
 
+def test_an_export_in_state_asked_for_without_english_names_is_made_again(sandbox_factory):
+    """State left by a version that read columns by position: its export's names may not match."""
+    sandbox = emarsys_sandbox(sandbox_factory, ready_seconds=0.5)
+    config = emarsys_config(sandbox, exports=["registrations"])
+    state = cli_state_after_a_timeout(config)
+    del state["bookmarks"]["emarsys_registrations"]["export"]["detail"]["language"]
+    run = sync(config, state)
+    assert run.records["emarsys_registrations"] == expected(sandbox, "emarsys_registrations")
+    assert exports_created(sandbox) == 3
+
+
 def test_a_file_no_longer_stored_is_exported_again(sandbox_factory):
     sandbox = emarsys_sandbox(sandbox_factory)
     gone = {"replyCode": 4003, "replyText": "The export file is no longer stored", "data": ""}

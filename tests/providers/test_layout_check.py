@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
@@ -20,12 +19,12 @@ from tap_exports_sandbox.emarsys.options import EmarsysOptions
 from tests.conftest import FAST_DELAYS, SandboxFactory
 
 CHECK = Path(sys.executable).with_name("tap-exports-check")
-#: Data up to now, so that the check's export of the last minutes holds rows.
-RECENT = SandboxConfig(
-    delays=FAST_DELAYS,
-    default_rows=1500,
-    epoch=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20),
-)
+
+
+def recent(**fields: Any) -> SandboxConfig:
+    """Data up to now, so that the check's export of the last minutes holds rows."""
+    epoch = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20)
+    return SandboxConfig(delays=FAST_DELAYS, default_rows=1500, epoch=epoch, **fields)
 
 
 def report(sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -57,7 +56,7 @@ def secrets(config: dict[str, Any]) -> list[str]:
 def test_a_sandbox_as_documented_matches_everywhere_it_can_be_checked(
     sandbox_factory: SandboxFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    sandbox = sandbox_factory(RECENT)
+    sandbox = sandbox_factory(recent())
     code, text = report(sandbox, tmp_path, capsys)
     outcomes = findings(text)
     assert code == 0, text
@@ -79,8 +78,7 @@ def test_layouts_that_differ_are_reported_and_fail_the_check(
     sandbox_factory: SandboxFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     sandbox = sandbox_factory(
-        dataclasses.replace(
-            RECENT,
+        recent(
             batch=BatchOptions(event_fields=(("timestamp", "date"),)),
             emarsys=EmarsysOptions(honours_language=False, language="de"),
         )
@@ -98,7 +96,7 @@ def test_layouts_that_differ_are_reported_and_fail_the_check(
 def test_wrong_credentials_are_reported_without_the_secret(
     sandbox_factory: SandboxFactory, tmp_path: Path
 ):
-    sandbox = sandbox_factory(RECENT)
+    sandbox = sandbox_factory(recent())
     config = sandbox.tap_config()
     config = {
         **{key: value for key, value in config.items() if not isinstance(value, dict)},

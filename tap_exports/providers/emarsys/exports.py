@@ -110,6 +110,7 @@ class EmarsysExport(ExportAdapter):
         detail = {
             "distribution_method": settings.distribution_method,
             "contact_fields": list(settings.contact_fields),
+            "language": LANGUAGE,
         }
         try:
             data = self.api.call("POST", self.kind.path, json=request)
@@ -191,6 +192,12 @@ class EmarsysExport(ExportAdapter):
             raise ExportGoneError(
                 self.provider,
                 "the export was made for other contact_fields than the ones configured now",
+                export_id=job.export_id,
+            )
+        if job.detail.get("language") != LANGUAGE:
+            raise ExportGoneError(
+                self.provider,
+                "the export was asked for without English column names (by an earlier version)",
                 export_id=job.export_id,
             )
         if job.detail.get("distribution_method") == "ftp":
