@@ -10,7 +10,6 @@ from functools import cached_property
 from types import FrameType
 from typing import Any
 
-import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
@@ -60,13 +59,13 @@ class TapExports(Tap):
 
     @classmethod
     @override
-    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+    def cb_discover(cls, ctx: Any, param: Any, value: bool) -> None:
         with explained_failures(cls.logger):
             super().cb_discover(ctx, param, value)
 
     @classmethod
     @override
-    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+    def cb_test(cls, ctx: Any, param: Any, value: str) -> None:
         with explained_failures(cls.logger):
             super().cb_test(ctx, param, value)
 
