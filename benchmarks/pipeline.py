@@ -178,7 +178,11 @@ class Workbench:
     def load(self, combination: Combination, target: list[str]) -> Piped:
         """One run of ``combination`` into ``target``; the sandbox is ready for the next."""
         try:
-            return run_pipe(self.tap_command(combination), target, timeout=self.timeout)
+            piped = run_pipe(self.tap_command(combination), target, timeout=self.timeout)
+            print(
+                f"{Path(target[0]).name}, {combination.label}: {piped.wall:.1f} s", file=sys.stderr
+            )
+            return piped
         finally:
             self.sandbox.reset()
             for leftover in (self.work / "batches").glob("*"):

@@ -22,6 +22,7 @@ from tap_exports.engine.retry import PollSchedule, RetryLimits
 from tap_exports.engine.retry import configure as configure_retries
 from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.stream import BulkExportStream
+from tap_exports.io.allocator import fix_mmap_threshold
 from tap_exports.providers.registry import PROVIDERS
 from tap_exports.settings import COMMON_SETTINGS
 
@@ -158,9 +159,14 @@ class TapExports(Tap):
             raise
 
     def prepare_exports(self) -> None:
-        """Before the first stream emits, create or resume every selected bulk stream's export."""
+        """Before the first stream emits, create or resume every selected bulk stream's export.
+
+        Large buffers are kept out of the heap from here on, so memory stays flat however
+        many rows follow.
+        """
         if not self.export_pool.claim_preparation():
             return
+        fix_mmap_threshold()
         for stream in self.streams.values():
             if isinstance(stream, BulkExportStream) and stream.wanted:
                 stream.prepare()
