@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from types import FrameType
 from typing import Any
@@ -19,12 +18,14 @@ from typing_extensions import override
 from tap_exports import config_check, logredact
 from tap_exports.cli_errors import explained_failures
 from tap_exports.engine.lifecycle import ExportPool, Timing
-from tap_exports.engine.retry import PollSchedule, RetryLimits
+from tap_exports.engine.retry import PollSchedule
 from tap_exports.engine.retry import configure as configure_retries
+from tap_exports.engine.runtime import Runtime
 from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.stream import BulkExportStream
+from tap_exports.instants import parse_instant
 from tap_exports.providers.registry import PROVIDERS
-from tap_exports.settings import COMMON_SETTINGS
+from tap_exports.settings import COMMON_SETTINGS, CommonSettings, read_settings
 
 LOGGER = logging.getLogger("tap_exports")
 
@@ -70,8 +71,6 @@ class TapExports(Tap):
         with explained_failures(cls.logger):
             super().cb_test(ctx, param, value)
 
-    #: Steps of the run that a termination signal waits for.
-    interruptions: Interruptions
     #: Stream names in the order the providers listed them.
     _discovery_order: tuple[str, ...] = ()
 
@@ -80,14 +79,8 @@ class TapExports(Tap):
         logredact.install(logredact.credential_values(self.config_jsonschema, self.config))
 
     @override
-    def _setup_signal_handlers(self) -> None:
-        """A new run starts with no stop requested, then the SDK's handlers are installed."""
-        self.interruptions = Interruptions()
-        super()._setup_signal_handlers()
-
-    @override
     def discover_streams(self) -> Sequence[Stream]:
-        configure_retries(RetryLimits.from_config(self.config))
+        configure_retries(read_settings(CommonSettings, self.config).retry_limits)
         streams = [
             stream
             for provider in PROVIDERS
@@ -123,45 +116,61 @@ class TapExports(Tap):
             "%s received: writing the records in hand and the state, then stopping",
             signal.Signals(signum).name,
         )
-        self.interruptions.stop(signum)
+        self.runtime.interruptions.stop(signum)
 
     @cached_property
-    def timing(self) -> Timing:
-        """How the engine paces polls, from the common settings."""
-        config: dict[str, Any] = dict(self.config)
-        return Timing(
-            schedule=PollSchedule(
-                initial=float(config.get("poll_interval_seconds", 2)),
-                maximum=float(config.get("poll_max_interval_seconds", 60)),
+    def runtime(self) -> Runtime:
+        """What the run's bulk streams share, from the common settings.
+
+        A new tap is a new run: its interruptions start with no stop requested.
+        """
+        settings = read_settings(CommonSettings, self.config)
+        return Runtime(
+            interruptions=Interruptions(),
+            pool=ExportPool(int(settings.max_concurrent_exports)),
+            timing=Timing(
+                schedule=PollSchedule(
+                    initial=float(settings.poll_interval_seconds),
+                    maximum=float(settings.poll_max_interval_seconds),
+                ),
+                timeout_seconds=float(settings.export_timeout_seconds),
             ),
-            timeout_seconds=float(config.get("export_timeout_seconds", 3600)),
+            limits=settings.decompression_limits,
+            max_row_bytes=int(settings.max_row_bytes),
+            on_bad_rows=settings.on_bad_rows,
+            start_date=parse_instant(settings.start_date) if settings.start_date else None,
         )
 
-    @cached_property
-    def export_pool(self) -> ExportPool:
-        """Waits for several exports at once (``max_concurrent_exports``)."""
-        return ExportPool(int(self.config.get("max_concurrent_exports", 4)))
+    def _bulk_streams(self, streams: Iterable[Stream]) -> list[BulkExportStream]:
+        return [stream for stream in streams if isinstance(stream, BulkExportStream)]
 
-    @contextlib.contextmanager
-    def exports_prepared(self) -> Iterator[None]:
-        """Prepare every selected export once; if a stream fails, stop waiting for the others.
+    # The SDK marks both entry points final but offers no hook before the first stream;
+    # the overrides only wrap the SDK's own run.
+    @override  # type: ignore[misc]
+    def sync_all(self) -> None:
+        """Create or resume every wanted export up front, then sync stream by stream.
 
-        Without the stop, a failed run would keep polling the other streams' exports
-        until their timeout before the process could exit.
+        Providers then prepare their files in parallel while earlier streams emit, and
+        refuse invalid requests before any row is out. However the run ends, the
+        waits still polling stop with it instead of polling until their timeout.
         """
         try:
-            self.prepare_exports()
-            yield
-        except GeneratorExit:
-            raise
-        except BaseException:
-            self.export_pool.shutdown()
-            raise
+            for stream in self._bulk_streams(self.streams.values()):
+                if stream.wanted:
+                    stream.prepare()
+            super().sync_all()
+        finally:
+            self.runtime.pool.shutdown()
 
-    def prepare_exports(self) -> None:
-        """Before the first stream emits, create or resume every selected bulk stream's export."""
-        if not self.export_pool.claim_preparation():
-            return
-        for stream in self.streams.values():
-            if isinstance(stream, BulkExportStream) and stream.wanted:
-                stream.prepare()
+    @override  # type: ignore[misc]
+    def run_sync_dry_run(
+        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
+    ) -> bool:
+        """A dry run only asks each provider to check its requests (see ``preflight``)."""
+        tested = list(self.streams.values() if streams is None else streams)
+        try:
+            for stream in self._bulk_streams(tested):
+                stream.preflight()
+            return super().run_sync_dry_run(dry_run_record_limit, tested)
+        finally:
+            self.runtime.pool.shutdown()

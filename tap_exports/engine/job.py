@@ -8,17 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tap_exports.engine.status import ExportStatus
-
-
-def parse_instant(value: str) -> dt.datetime:
-    """Parse an ISO 8601 instant; a naive value is taken as UTC."""
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def format_instant(value: dt.datetime) -> str:
-    """Render an instant as RFC 3339 UTC with a ``Z`` suffix."""
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+from tap_exports.instants import format_instant, parse_instant
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_exports.engine.job import Window, format_instant, parse_instant
+from tap_exports.engine.job import Window
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
+from tap_exports.instants import format_instant, parse_instant
 from tap_exports.providers.batch.client import BatchApi
 from tap_exports.providers.batch.exports import LAG, BatchProfilesExport
 from tap_exports.tap import TapExports

@@ -23,9 +23,9 @@ from singer_sdk.pagination import PageNumberPaginator
 from typing_extensions import override
 
 from tap_exports.engine.adapter import Row, RowTransform
-from tap_exports.engine.job import parse_instant
 from tap_exports.engine.listing import ExportListingStream
 from tap_exports.errors import ExportGoneError
+from tap_exports.instants import parse_instant
 from tap_exports.io.decode import FileFormat, iter_records
 from tap_exports.providers.packagex.client import PackageXApi
 from tap_exports.providers.packagex.exports import (
