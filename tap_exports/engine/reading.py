@@ -29,24 +29,19 @@ LOGGER = logging.getLogger("tap_exports.stream")
 
 
 @dataclass(frozen=True)
-class ExportReader:
-    """Reads one stream's export files and hands on the rows it should emit."""
+class FileReader:
+    """Reads the files of one stream: bounded, bad rows as the settings say, counted."""
 
-    adapter: ExportAdapter
+    provider: str
     stream: str
-    replication_key: str | None
     limits: DecompressionLimits
     max_row_bytes: int
     on_bad_rows: BadRows
-    #: Seconds between two "emitting N rows" lines while a long export is read.
-    progress_seconds: float = 10.0
+    #: Checked in every row: a value that is not a time is a bad row.
+    replication_key: str | None = None
 
-    def file_batches(self, job: ExportJob) -> Iterator[list[Row]]:
-        """Every row of every file of a finished export, in order, in batches, streamed."""
-        for target in self.adapter.targets(job):
-            yield from self._target_batches(target)
-
-    def _target_batches(self, target: DownloadTarget) -> Iterator[list[Row]]:
+    def batches(self, target: DownloadTarget) -> Generator[list[Row], None, None]:
+        """Every row of one file, reshaped by its transform, in batches, streamed."""
         stats = DecodeStats()
         check = RowCheck(
             target.transform,
@@ -77,12 +72,27 @@ class ExportReader:
         if stats.bad_rows:
             LOGGER.warning(
                 "%s %s: skipped %d malformed rows in %s (on_bad_rows=skip)",
-                self.adapter.provider,
+                self.provider,
                 self.stream,
                 stats.bad_rows,
                 target.source.name,
             )
             count_bad_rows(stats.bad_rows, stream=self.stream, source=target.source.name)
+
+
+@dataclass(frozen=True)
+class ExportReader:
+    """Reads one stream's export files and hands on the rows it should emit."""
+
+    adapter: ExportAdapter
+    files: FileReader
+    #: Seconds between two "emitting N rows" lines while a long export is read.
+    progress_seconds: float = 10.0
+
+    def file_batches(self, job: ExportJob) -> Iterator[list[Row]]:
+        """Every row of every file of a finished export, in order, in batches, streamed."""
+        for target in self.adapter.targets(job):
+            yield from self.files.batches(target)
 
     def emit(
         self,
@@ -98,7 +108,7 @@ class ExportReader:
         which is what a checkpoint taken when the next batch is asked for may claim.
         The first ``skip`` rows (emitted before a restart) are dropped.
         """
-        key = self.replication_key
+        key = self.files.replication_key
         floor = (
             format_instant(window.start)
             if self.adapter.filters_client_side and window.start and key
@@ -107,7 +117,7 @@ class ExportReader:
         job = state.in_flight
         source = f"export {job.export_id}" if job else str(window)
         progress = ProgressLogger(
-            f"{self.adapter.provider} {self.stream}: {source}",
+            f"{self.adapter.provider} {self.files.stream}: {source}",
             measure=EMISSION,
             interval=self.progress_seconds,
             logger=LOGGER,
@@ -143,7 +153,7 @@ class ExportReader:
                 "%s %s: the state says %d rows of %s were emitted, but its files hold %d; "
                 "the export changed or the state is wrong: check the loaded data",
                 self.adapter.provider,
-                self.stream,
+                self.files.stream,
                 skip,
                 source,
                 count,
@@ -153,14 +163,14 @@ class ExportReader:
                 "%s %s: %d rows of %s have %s later than the run's start (%s, %s of "
                 "tolerance); they were emitted, but do not move the bookmark",
                 self.adapter.provider,
-                self.stream,
+                self.files.stream,
                 future,
                 source,
                 key,
                 format_instant(state.started),
                 FUTURE_TOLERANCE,
             )
-            count_future_rows(future, stream=self.stream, source=source)
+            count_future_rows(future, stream=self.files.stream, source=source)
         return newest
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tap_exports.engine.lifecycle import ExportPool, Timing
+from tap_exports.engine.reading import FileReader
 from tap_exports.engine.signals import Interruptions
 from tap_exports.io.chunks import MAX_ROW_BYTES
 from tap_exports.io.decompress import DecompressionLimits
@@ -47,6 +48,17 @@ class Runtime:
     now: Callable[[], dt.datetime] = utc_now
     #: The clock that polling measures its waits and its timeout with.
     monotonic: Callable[[], float] = time.monotonic
+
+    def files(self, provider: str, stream: str, replication_key: str | None = None) -> FileReader:
+        """How ``stream`` reads its files under this run's limits and bad-row policy."""
+        return FileReader(
+            provider,
+            stream,
+            limits=self.limits,
+            max_row_bytes=self.max_row_bytes,
+            on_bad_rows=self.on_bad_rows,
+            replication_key=replication_key,
+        )
 
 
 def runtime_of(tap: object) -> Runtime:

@@ -96,11 +96,7 @@ class BulkExportStream(Stream):
                 self.runtime,
                 ExportReader(
                     adapter,
-                    stream=self.name,
-                    replication_key=self.replication_key,
-                    limits=self.runtime.limits,
-                    max_row_bytes=self.runtime.max_row_bytes,
-                    on_bad_rows=self.runtime.on_bad_rows,
+                    self.runtime.files(adapter.provider, self.name, self.replication_key),
                     progress_seconds=self.PROGRESS_SECONDS,
                 ),
                 stream=self.name,

@@ -28,9 +28,7 @@ from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.state import ExportState
 from tap_exports.engine.status import ExportStatus
 from tap_exports.errors import ExportFailedError, ExportGoneError, ExportTimeoutError
-from tap_exports.io.chunks import MAX_ROW_BYTES
 from tap_exports.io.decode import FileFormat
-from tap_exports.io.decompress import DecompressionLimits
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -161,14 +159,7 @@ class Harness:
             now=self.clock.now,
             monotonic=self.clock.monotonic,
         )
-        reader = ExportReader(
-            self.adapter,
-            stream="fake_rows",
-            replication_key="t",
-            limits=DecompressionLimits(),
-            max_row_bytes=MAX_ROW_BYTES,
-            on_bad_rows="fail",
-        )
+        reader = ExportReader(self.adapter, runtime.files("Fake", "fake_rows", "t"))
         return ExportRunner(
             self.adapter,
             ExportState(self.entry, "t", where="bookmarks.fake_rows", started=self.clock.now()),
