@@ -6,13 +6,11 @@ import logging
 import signal
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from types import FrameType
 from typing import Any
 
 import click
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exports import config_check, logredact
@@ -21,6 +19,7 @@ from tap_exports.engine.lifecycle import ExportPool, Timing
 from tap_exports.engine.retry import PollSchedule
 from tap_exports.engine.retry import configure as configure_retries
 from tap_exports.engine.runtime import Runtime
+from tap_exports.engine.sdk_compat import ExportTapHooks
 from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.instants import parse_instant
@@ -30,7 +29,7 @@ from tap_exports.settings import COMMON_SETTINGS, CommonSettings, read_settings
 LOGGER = logging.getLogger("tap_exports")
 
 
-class TapExports(Tap):
+class TapExports(ExportTapHooks):
     """Singer tap for SaaS asynchronous export APIs."""
 
     name = "tap-exports"
@@ -43,15 +42,11 @@ class TapExports(Tap):
     dynamic_catalog = True
 
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def config_errors(self) -> list[str]:
         """Every problem at once, in every mode, before any request (see config_check)."""
-        super()._validate_config(raise_errors=False)  # fills in the schema's defaults
         for warning in config_check.unknown_settings(self.config, self.config_jsonschema):
             LOGGER.warning("%s", warning)
-        errors = config_check.problems(self.config, self.config_jsonschema)
-        if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
-        return errors
+        return config_check.problems(self.config, self.config_jsonschema)
 
     @classmethod
     @override
@@ -103,7 +98,7 @@ class TapExports(Tap):
         return dict(sorted(loaded.items(), key=lambda item: order.get(item[0], len(order))))
 
     @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination(self, signum: int) -> None:
         """Stop now, but never with a state that counts records the target did not get.
 
         The SDK writes the in-memory state and exits 0; here the signal unwinds the
@@ -141,36 +136,23 @@ class TapExports(Tap):
             start_date=parse_instant(settings.start_date) if settings.start_date else None,
         )
 
-    def _bulk_streams(self, streams: Iterable[Stream]) -> list[BulkExportStream]:
-        return [stream for stream in streams if isinstance(stream, BulkExportStream)]
-
-    # The SDK marks both entry points final but offers no hook before the first stream;
-    # the overrides only wrap the SDK's own run.
-    @override  # type: ignore[misc]
-    def sync_all(self) -> None:
-        """Create or resume every wanted export up front, then sync stream by stream.
+    @override
+    def before_sync(self, streams: Iterable[Stream], *, dry_run: bool) -> None:
+        """Create or resume every wanted export up front; a dry run only asks each
+        provider to check its requests (``preflight``).
 
         Providers then prepare their files in parallel while earlier streams emit, and
-        refuse invalid requests before any row is out. However the run ends, the
-        waits still polling stop with it instead of polling until their timeout.
+        refuse invalid requests before any row is out.
         """
-        try:
-            for stream in self._bulk_streams(self.streams.values()):
-                if stream.wanted:
-                    stream.prepare()
-            super().sync_all()
-        finally:
-            self.runtime.pool.shutdown()
-
-    @override  # type: ignore[misc]
-    def run_sync_dry_run(
-        self, dry_run_record_limit: int | None = 1, streams: Iterable[Stream] | None = None
-    ) -> bool:
-        """A dry run only asks each provider to check its requests (see ``preflight``)."""
-        tested = list(self.streams.values() if streams is None else streams)
-        try:
-            for stream in self._bulk_streams(tested):
+        for stream in streams:
+            if not isinstance(stream, BulkExportStream):
+                continue
+            if dry_run:
                 stream.preflight()
-            return super().run_sync_dry_run(dry_run_record_limit, tested)
-        finally:
-            self.runtime.pool.shutdown()
+            elif stream.wanted:
+                stream.prepare()
+
+    @override
+    def after_sync(self) -> None:
+        """However the run ends, the waits still polling stop with it, not at their timeout."""
+        self.runtime.pool.shutdown()

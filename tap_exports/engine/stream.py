@@ -14,8 +14,7 @@ import logging
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, ClassVar
 
-from singer_sdk import Stream, Tap
-from singer_sdk.helpers._batch import BatchConfig
+from singer_sdk import Tap
 from singer_sdk.helpers.types import Context
 from singer_sdk.mapper import RemoveRecordTransform
 from typing_extensions import override
@@ -27,6 +26,15 @@ from tap_exports.engine.listing import ExportListingStream
 from tap_exports.engine.reading import ExportReader
 from tap_exports.engine.runner import ExportRunner
 from tap_exports.engine.runtime import runtime_of
+from tap_exports.engine.sdk_compat import (
+    BatchConfig,
+    ExportStreamHooks,
+    finalize_state,
+    tap_of,
+    write_batch_message,
+    write_starting_replication_value,
+    write_state,
+)
 from tap_exports.engine.state import ExportState
 from tap_exports.errors import RunInterruptedError
 from tap_exports.io.rows import flatten
@@ -34,7 +42,7 @@ from tap_exports.io.rows import flatten
 LOGGER = logging.getLogger("tap_exports.stream")
 
 
-class BulkExportStream(Stream):
+class BulkExportStream(ExportStreamHooks):
     """A stream whose rows come from the provider's asynchronous export files."""
 
     #: Rows between two STATE messages while a file is read (resume granularity).
@@ -115,7 +123,7 @@ class BulkExportStream(Stream):
         with self.runtime.interruptions.deferred():
             self._flush_sink()
             self.state_manager.is_flushed = False
-            self._write_state_message()
+            write_state(self)
 
     def _flush_sink(self) -> None:
         if self._sink is not None:
@@ -124,7 +132,8 @@ class BulkExportStream(Stream):
 
     # Emission -----------------------------------------------------------------------
 
-    def _bulk(self, *, write_messages: bool) -> bool:
+    @override
+    def bulk_applies(self, *, write_messages: bool) -> bool:
         """The bulk sinks apply unless a dry run caps the rows (``--test``)."""
         return (
             write_messages
@@ -134,32 +143,27 @@ class BulkExportStream(Stream):
         )
 
     @override
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Generator[Row, Any, Any]:
+    def sync_records_in_bulk(self, context: Context | None) -> None:
         """RECORD messages through the bulk :class:`RecordEmitter`."""
-        if not self._bulk(write_messages=write_messages):
-            yield from super()._sync_records(context, write_messages=write_messages)
-            return
         self._drive(context, lambda shaper: RecordEmitter(self, shaper))
 
     @override
-    def _sync_batches(self, batch_config: BatchConfig, context: Context | None = None) -> None:
+    def sync_batches_in_bulk(self, batch_config: BatchConfig, context: Context | None) -> bool:
         """BATCH files written straight from the export rows (JSONL, gzipped or not)."""
-        if batch_config.encoding.format != "jsonl" or not self._bulk(write_messages=True):
-            super()._sync_batches(batch_config, context)
-            return
+        if batch_config.encoding.format != "jsonl" or not self.bulk_applies(write_messages=True):
+            return False
 
         with self.get_batch_counter() as batches:
 
             def announce(manifest: list[str]) -> None:
                 """One BATCH message per closed file, counted as the SDK counts them."""
-                self._write_batch_message(encoding=batch_config.encoding, manifest=manifest)
+                write_batch_message(self, batch_config.encoding, manifest)
                 batches.increment()
 
             self._drive(
                 context, lambda shaper: BatchFileWriter(self, shaper, batch_config, announce)
             )
+        return True
 
     def _drive(self, context: Context | None, sink: Callable[[RecordShaper], RecordSink]) -> None:
         """Feed every partition's batches to a sink, checkpointing every few thousand rows.
@@ -182,7 +186,7 @@ class BulkExportStream(Stream):
             for current in contexts:
                 self._record_counter.with_context(current or {})
                 timer.with_context(current or {})
-                self._write_starting_replication_value(current)
+                write_starting_replication_value(self, current)
                 self._sink = sink(shaper)
                 try:
                     since_checkpoint = 0
@@ -202,26 +206,11 @@ class BulkExportStream(Stream):
                 finally:
                     self._sink = None
                 if current is not None:
-                    self._finalize_state(self.get_context_state(current))
+                    finalize_state(self, self.get_context_state(current))
         if context is None:
-            self._finalize_state(self.stream_state)
+            finalize_state(self, self.stream_state)
         with self.runtime.interruptions.deferred():
-            self._write_state_message()
-
-    @override
-    def _process_record(
-        self,
-        record: Row,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        """Rows keep exactly the schema's fields: the partition key is not copied into them."""
-
-    @override
-    def _increment_stream_state(
-        self, latest_record: Row, *, context: Context | None = None
-    ) -> None:
-        """Bookmarks move per window in :meth:`_complete_window`, never per row."""
+            write_state(self)
 
     # Preparing and dry runs -------------------------------------------------------
 
@@ -257,7 +246,7 @@ class BulkExportStream(Stream):
         provider = self.provider_title
         peers = [
             stream
-            for stream in self._tap.streams.values()
+            for stream in tap_of(self).streams.values()
             if isinstance(stream, ExportListingStream | BulkExportStream)
             and stream.provider_title == provider
         ]
