@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from typing_extensions import override
+
 from tap_exports.engine.status import ExportStatus
 from tap_exports.instants import format_instant, parse_instant
 
@@ -46,6 +48,7 @@ class Window:
         start, end = value.get("start"), value.get("end")
         return cls(parse_instant(start) if start else None, parse_instant(end) if end else None)
 
+    @override
     def __str__(self) -> str:
         if self.unbounded:
             return "full table"

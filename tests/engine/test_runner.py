@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from typing_extensions import override
 
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row, WindowTooLargeError
 from tap_exports.engine.job import ExportJob, Window
@@ -60,6 +61,7 @@ class FakeClockPool(ExportPool):
         super().__init__(1)
         self.clock = clock
 
+    @override
     def sleep(self, seconds: float) -> None:
         self.clock.advance(seconds)
 
@@ -92,6 +94,7 @@ class FakeAdapter(ExportAdapter):
     created: list[Window] = field(default_factory=list)
     polls: dict[str, int] = field(default_factory=dict)
 
+    @override
     def windows(
         self, bookmark: dt.datetime | None, start_date: dt.datetime | None, now: dt.datetime
     ) -> list[Window]:
@@ -101,10 +104,12 @@ class FakeAdapter(ExportAdapter):
         end = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return [Window(day, day + DAY) for day in _days(start, end)]
 
+    @override
     def create(self, window: Window) -> ExportJob:
         self.created.append(window)
         return ExportJob(f"x{len(self.created)}", window=window)
 
+    @override
     def poll(self, job: ExportJob) -> ExportJob:
         if job.export_id in self.gone:
             raise ExportGoneError(self.provider, "gone", export_id=job.export_id)
@@ -113,6 +118,7 @@ class FakeAdapter(ExportAdapter):
             return job.with_status(ExportStatus.RUNNING)
         return job.with_status(self.status, reason="the fake says so")
 
+    @override
     def targets(self, job: ExportJob) -> Iterator[DownloadTarget]:
         yield DownloadTarget(
             source=MemorySource(f"fake {job.export_id}", _ndjson(self.rows(job.window))),
@@ -258,11 +264,13 @@ class InlineAdapter(FakeAdapter):
     can_export_async: bool = False
     asked: list[Window] = field(default_factory=list)
 
+    @override
     def windows(
         self, bookmark: dt.datetime | None, start_date: dt.datetime | None, now: dt.datetime
     ) -> list[Window]:
         return [Window(START, START + 2 * DAY)]
 
+    @override
     def fetch_inline(self, window: Window) -> list[Row]:
         self.asked.append(window)
         assert window.start is not None

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from typing_extensions import override
+
 from tap_exports.engine.job import Window
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Fault, Sandbox, SandboxConfig, StatusDelays
@@ -85,6 +87,7 @@ class Profile:
     grows: bool = False
     sandbox: Mapping[str, Any] = field(default_factory=dict)
 
+    @override
     def __str__(self) -> str:
         return self.name
 
@@ -441,6 +444,7 @@ class _LogCollector(logging.Handler):
         self.lines: list[str] = []
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
 
+    @override
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
 from tap_exports.engine.job import Window
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
@@ -379,6 +380,7 @@ class ClockJumpOnResume(logging.Handler):
         self.sandbox = sandbox
         self.jumped = False
 
+    @override
     def emit(self, record: logging.LogRecord) -> None:
         if not self.jumped and "resuming" in record.getMessage():
             self.jumped = True
