@@ -1,10 +1,16 @@
-"""How a file row becomes a row to emit: file batches → skip rows already emitted → bookmark floor.
+"""How a row of an export file becomes a RECORD, step by step.
 
-Every file of a finished export is streamed through :mod:`tap_exports.io` (bounded
-decompression, the ``on_bad_rows`` policy and its metric), reshaped by the provider's
-transform, and passed on in batches; the rows a run before a restart already handed
-to the target are skipped, and, for providers that cannot filter on the server, so
-are rows older than the window.
+1. :class:`FileReader` opens each file of a finished export (``DownloadTarget``) and
+   streams it through :mod:`tap_exports.io`: gzip or zip recognised and bounded
+   (``max_decompressed_bytes``, ``max_compression_ratio``), then CSV (``io/csvrows.py``,
+   header and delimiter as the target says) or NDJSON / JSON decoded in batches of
+   dicts; a malformed row stops the run or is skipped and counted (``on_bad_rows``).
+2. The provider's transform reshapes each row (Mailgun's dates, Batch's identifiers).
+3. :meth:`ExportReader.emit` skips the rows a run before a restart already handed to
+   the target, drops rows older than the window for providers that cannot filter on
+   the server, and counts what it hands on in the state.
+4. The stream feeds the batches to :class:`~tap_exports.engine.emit.RecordEmitter`,
+   which selects and conforms them as the SDK would and frames them as RECORD lines.
 """
 
 from __future__ import annotations
