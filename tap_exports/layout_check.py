@@ -25,10 +25,10 @@ from typing import Any
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import Window
 from tap_exports.engine.lifecycle import wait_until_done
-from tap_exports.engine.reading import FileReader
 from tap_exports.engine.status import ExportStatus
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import DataError, LayoutError, TapExportsError, redact
+from tap_exports.io.decode import iter_record_batches
 from tap_exports.tap import TapExports
 
 #: How far back the check's export reaches: a minute beyond the longest lag a stream keeps
@@ -77,13 +77,18 @@ def small_window(adapter: ExportAdapter, now: dt.datetime) -> Window | None:
     return None
 
 
-def first_rows(reader: FileReader, target: DownloadTarget) -> list[Row]:
-    """The first rows of one file, read as the stream reads them."""
-    batches = reader.batches(target)
-    try:
-        return list(islice((row for batch in batches for row in batch), ROWS))
-    finally:
-        batches.close()
+def first_rows(tap: TapExports, target: DownloadTarget) -> list[Row]:
+    """The first rows of one file, through the stream's own transform."""
+    with target.source.open() as raw:
+        batches = iter_record_batches(
+            raw,
+            fmt=target.format,
+            source_name=target.source.name,
+            csv_options=target.csv,
+            limits=tap.runtime.limits,
+        )
+        rows = islice((row for batch in batches for row in batch), ROWS)
+        return [target.transform(row) for row in rows]
 
 
 def compare(stream: BulkExportStream, rows: Sequence[Row]) -> tuple[str, str]:
@@ -114,8 +119,7 @@ def check_adapter(
         return FAILED, f"export {job.export_id} of {window} ended {job.status.value}"
     if job.status is ExportStatus.EMPTY:
         return compare(stream, [])
-    reader = tap.runtime.files(adapter.provider, stream.name, stream.replication_key)
-    rows = next((first_rows(reader, target) for target in adapter.targets(job)), [])
+    rows = next((first_rows(tap, target) for target in adapter.targets(job)), [])
     return compare(stream, rows)
 
 

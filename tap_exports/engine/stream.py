@@ -227,8 +227,13 @@ class BulkExportStream(ExportStreamHooks):
         and refuse invalid requests (:meth:`ExportAdapter.preflight`) before any row is out.
         """
         self.preflight()
-        for context in self._contexts():
-            self.runner(context).prepare()
+        try:
+            for context in self._contexts():
+                self.runner(context).prepare()
+        except RunInterruptedError:
+            # Stopped while creating: the exports made so far reach the state on the way out.
+            self._checkpoint()
+            raise
 
     @property
     def dry_run(self) -> bool:
