@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing_extensions import override
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _METRIC = re.compile(r"METRIC: (\{.*\})\s*$", re.MULTILINE)
@@ -84,6 +86,7 @@ class PeakMemory(threading.Thread):
         self.status = Path(f"/proc/{pid}/status")
         self.peak = 0
 
+    @override
     def run(self) -> None:
         """Keep the last reading: ``VmHWM`` only grows while the process lives."""
         while True:

@@ -7,6 +7,8 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
+from typing_extensions import override
+
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
@@ -63,10 +65,12 @@ class MailgunBounces(Workload):
     stream = "mailgun_bounces"
     dataset = "mailgun/mg.example.com/bounces"
 
+    @override
     def settings(self, sandbox: Sandbox) -> dict[str, Any]:
         """The sandbox account, exporting this one list."""
         return mailgun_settings(sandbox, ["/v3/mg.example.com/bounces"])
 
+    @override
     def save_file(self, sandbox: Sandbox, path: Path) -> None:
         """Copy the export object from the sandbox's storage."""
         save_objects(sandbox, sandbox.emulator(MailgunEmulator).bucket, path)
@@ -80,14 +84,17 @@ class BatchEvents(Workload):
     stream = "batch_events"
     dataset = EVENTS_DATASET
 
+    @override
     def settings(self, sandbox: Sandbox) -> dict[str, Any]:
         """The sandbox project; the catalog selects its events stream only."""
         return {"batch": sandbox.emulator(BatchEmulator).tap_settings()}
 
+    @override
     def save_file(self, sandbox: Sandbox, path: Path) -> None:
         """Every part of the export, from the project's bucket."""
         save_objects(sandbox, sandbox.emulator(BatchEmulator).bucket, path)
 
+    @override
     def rows(self, sandbox: Sandbox) -> int:
         """Events inside Batch's lookback and older than the tap's lag: what a sync reads."""
         return int(sandbox.truth()["streams"][self.stream])

@@ -29,7 +29,6 @@ from tap_exports.engine.status import ExportStatus
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import DataError, LayoutError, TapExportsError, redact
 from tap_exports.io.decode import iter_record_batches
-from tap_exports.settings import decompression_limits
 from tap_exports.tap import TapExports
 
 #: How far back the check's export reaches: a minute beyond the longest lag a stream keeps
@@ -86,7 +85,7 @@ def first_rows(tap: TapExports, target: DownloadTarget) -> list[Row]:
             fmt=target.format,
             source_name=target.source.name,
             csv_options=target.csv,
-            limits=decompression_limits(tap.config),
+            limits=tap.runtime.limits,
         )
         rows = islice((row for batch in batches for row in batch), ROWS)
         return [target.transform(row) for row in rows]
@@ -115,7 +114,7 @@ def check_adapter(
     if inline is not None:
         rows = [dict(row) for row in islice(inline, ROWS)]
         return compare(stream, rows)
-    job = wait_until_done(adapter, adapter.create(window), tap.timing, stream=stream.name)
+    job = wait_until_done(adapter, adapter.create(window), tap.runtime.timing, stream=stream.name)
     if job.status in {ExportStatus.FAILED, ExportStatus.EXPIRED}:
         return FAILED, f"export {job.export_id} of {window} ended {job.status.value}"
     if job.status is ExportStatus.EMPTY:

@@ -2,19 +2,108 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_exports.engine.job import parse_instant
 from tap_exports.engine.retry import RetryLimits
+from tap_exports.instants import parse_instant
 from tap_exports.io.chunks import CHUNK_SIZE, MAX_ROW_BYTES
 from tap_exports.io.decompress import DecompressionLimits
+from tap_exports.io.rows import BadRows
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+SettingsT = TypeVar("SettingsT", bound="DataclassInstance")
+
+
+def read_settings(settings_type: type[SettingsT], section: Mapping[str, Any]) -> SettingsT:
+    """A settings dataclass from its section: a setting absent or null takes the dataclass
+    default, so each default is written once, in the dataclass.
+    """
+    known = {field.name for field in dataclasses.fields(settings_type)}
+    given = {name: value for name, value in section.items() if name in known and value is not None}
+    return settings_type(**given)
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    """The settings every provider shares."""
+
+    start_date: str | None = None
+    export_timeout_seconds: float = 3600
+    poll_interval_seconds: float = 2
+    poll_max_interval_seconds: float = 60
+    max_concurrent_exports: int = 4
+    max_retry_wait_seconds: float = RetryLimits.max_wait_seconds
+    max_retry_total_seconds: float = RetryLimits.max_total_seconds
+    on_bad_rows: BadRows = "fail"
+    max_row_bytes: int = MAX_ROW_BYTES
+    max_decompressed_bytes: int = DecompressionLimits.max_bytes
+    max_compression_ratio: float = DecompressionLimits.max_ratio
+
+    def check(self) -> list[str]:
+        """Errors in the common settings, each starting with the setting's name.
+
+        Each check guards its own types, so a value the schema refuses never hides the
+        other problems.
+        """
+        errors: list[str] = []
+        for key in (
+            "max_decompressed_bytes",
+            "max_compression_ratio",
+            "export_timeout_seconds",
+            "poll_interval_seconds",
+            "poll_max_interval_seconds",
+            "max_concurrent_exports",
+            "max_retry_wait_seconds",
+            "max_retry_total_seconds",
+        ):
+            value = getattr(self, key)
+            if not is_number(value) or value <= 0:
+                errors.append(f"{key}: must be a positive number, got {value!r}")
+        rows = self.max_row_bytes
+        if not is_number(rows) or rows < CHUNK_SIZE:
+            errors.append(f"max_row_bytes: must be at least {CHUNK_SIZE} (1 MiB), got {rows!r}")
+        low, high = self.poll_interval_seconds, self.poll_max_interval_seconds
+        if is_number(low) and is_number(high) and high < low:
+            errors.append(
+                "poll_max_interval_seconds: must not be smaller than poll_interval_seconds"
+            )
+        if self.start_date:
+            try:
+                when = parse_instant(str(self.start_date))
+            except ValueError:
+                errors.append(f"start_date: not an ISO 8601 date-time: {self.start_date!r}")
+            else:
+                if when > dt.datetime.now(dt.UTC):
+                    errors.append(f"start_date: {self.start_date} is in the future")
+        return errors
+
+    @property
+    def decompression_limits(self) -> DecompressionLimits:
+        """The bounds on decompressed export files."""
+        return DecompressionLimits(
+            max_bytes=int(self.max_decompressed_bytes),
+            max_ratio=float(self.max_compression_ratio),
+        )
+
+    @property
+    def retry_limits(self) -> RetryLimits:
+        """How long one API call may keep retrying."""
+        return RetryLimits(
+            max_wait_seconds=float(self.max_retry_wait_seconds),
+            max_total_seconds=float(self.max_retry_total_seconds),
+        )
+
 
 COMMON_SETTINGS = th.PropertiesList(
     th.Property(
@@ -26,20 +115,20 @@ COMMON_SETTINGS = th.PropertiesList(
     th.Property(
         "export_timeout_seconds",
         th.NumberType,
-        default=3600,
+        default=CommonSettings.export_timeout_seconds,
         description="How long one run waits for an export to be prepared before failing. "
         "The export id stays in state, so the next run resumes it.",
     ),
     th.Property(
         "poll_interval_seconds",
         th.NumberType,
-        default=2,
+        default=CommonSettings.poll_interval_seconds,
         description="First wait between two status checks of an export.",
     ),
     th.Property(
         "poll_max_interval_seconds",
         th.NumberType,
-        default=60,
+        default=CommonSettings.poll_max_interval_seconds,
         description="Longest wait between two status checks. Below it, each wait is at most "
         "a third of the time already waited (with jitter), so an export is seen at most a "
         "third of its duration late.",
@@ -47,28 +136,28 @@ COMMON_SETTINGS = th.PropertiesList(
     th.Property(
         "max_concurrent_exports",
         th.IntegerType,
-        default=4,
+        default=CommonSettings.max_concurrent_exports,
         description="How many exports are prepared at the same time while earlier streams "
         "emit rows.",
     ),
     th.Property(
         "max_retry_wait_seconds",
         th.NumberType,
-        default=RetryLimits.max_wait_seconds,
+        default=CommonSettings.max_retry_wait_seconds,
         description="Longest wait before retrying an API call; a longer Retry-After (or "
         "provider hint) is cut to this.",
     ),
     th.Property(
         "max_retry_total_seconds",
         th.NumberType,
-        default=RetryLimits.max_total_seconds,
+        default=CommonSettings.max_retry_total_seconds,
         description="Longest total wait of one API call's retries; the call then fails, "
         "naming the export, and the next run resumes it.",
     ),
     th.Property(
         "on_bad_rows",
         th.StringType(allowed_values=["fail", "skip"]),
-        default="fail",
+        default=CommonSettings.on_bad_rows,
         description="'fail' stops at a malformed row, naming the file and line; "
         "'skip' drops it and counts it in the log and the bad_rows metric.",
     ),
@@ -83,7 +172,7 @@ COMMON_SETTINGS = th.PropertiesList(
     th.Property(
         "max_row_bytes",
         th.IntegerType,
-        default=MAX_ROW_BYTES,
+        default=CommonSettings.max_row_bytes,
         description="Longest row (CSV or NDJSON line, JSON array element) read, at least "
         "1 MiB; a longer one is a malformed row ('on_bad_rows'), dropped as it arrives, so "
         "memory stays a small multiple of this.",
@@ -91,13 +180,13 @@ COMMON_SETTINGS = th.PropertiesList(
     th.Property(
         "max_decompressed_bytes",
         th.IntegerType,
-        default=DecompressionLimits.max_bytes,
+        default=CommonSettings.max_decompressed_bytes,
         description="A compressed export file that expands beyond this many bytes is refused.",
     ),
     th.Property(
         "max_compression_ratio",
         th.NumberType,
-        default=DecompressionLimits.max_ratio,
+        default=CommonSettings.max_compression_ratio,
         description="A compressed export file that expands more than this many times its "
         "size is refused as a likely decompression bomb.",
     ),
@@ -107,13 +196,6 @@ COMMON_SETTINGS = th.PropertiesList(
 def is_number(value: object) -> TypeGuard[int | float | Decimal]:
     """Numbers as the SDK reads them from JSON (``Decimal`` for fractions), not booleans."""
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def positive_number(config: Mapping[str, Any], key: str, errors: list[str]) -> None:
-    """Append an error when ``config[key]`` is set and not a positive number."""
-    value = config.get(key)
-    if value is not None and (not is_number(value) or value <= 0):
-        errors.append(f"{key}: must be a positive number, got {value!r}")
 
 
 def sets_anything(values: Mapping[str, Any], properties: Mapping[str, Any]) -> bool:
@@ -159,39 +241,4 @@ def _loopback(host: str) -> bool:
 
 def validate_common(config: Mapping[str, Any]) -> list[str]:
     """Errors in the common settings, each starting with the setting's name."""
-    errors: list[str] = []
-    for key in (
-        "max_decompressed_bytes",
-        "max_compression_ratio",
-        "export_timeout_seconds",
-        "poll_interval_seconds",
-        "poll_max_interval_seconds",
-        "max_concurrent_exports",
-        "max_retry_wait_seconds",
-        "max_retry_total_seconds",
-    ):
-        positive_number(config, key, errors)
-    rows = config.get("max_row_bytes")
-    if rows is not None and (not is_number(rows) or rows < CHUNK_SIZE):
-        errors.append(f"max_row_bytes: must be at least {CHUNK_SIZE} (1 MiB), got {rows!r}")
-    low, high = config.get("poll_interval_seconds"), config.get("poll_max_interval_seconds")
-    if is_number(low) and is_number(high) and high < low:
-        errors.append("poll_max_interval_seconds: must not be smaller than poll_interval_seconds")
-    start = config.get("start_date")
-    if start:
-        try:
-            when = parse_instant(str(start))
-        except ValueError:
-            errors.append(f"start_date: not an ISO 8601 date-time: {start!r}")
-        else:
-            if when > dt.datetime.now(dt.UTC):
-                errors.append(f"start_date: {start} is in the future")
-    return errors
-
-
-def decompression_limits(config: Mapping[str, Any]) -> DecompressionLimits:
-    """The bounds on decompressed export files, from the settings."""
-    return DecompressionLimits(
-        max_bytes=int(config.get("max_decompressed_bytes", DecompressionLimits.max_bytes)),
-        max_ratio=float(config.get("max_compression_ratio", DecompressionLimits.max_ratio)),
-    )
+    return read_settings(CommonSettings, config).check()

@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cached_property
-from types import FrameType
 from typing import Any
 
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exports import config_check, logredact
 from tap_exports.cli_errors import explained_failures
 from tap_exports.engine.lifecycle import ExportPool, Timing
-from tap_exports.engine.retry import PollSchedule, RetryLimits
+from tap_exports.engine.retry import PollSchedule
 from tap_exports.engine.retry import configure as configure_retries
+from tap_exports.engine.runtime import Runtime
+from tap_exports.engine.sdk_compat import ExportTapHooks
 from tap_exports.engine.signals import Interruptions
 from tap_exports.engine.stream import BulkExportStream
+from tap_exports.instants import parse_instant
 from tap_exports.io.allocator import fix_mmap_threshold
 from tap_exports.providers.registry import PROVIDERS
-from tap_exports.settings import COMMON_SETTINGS
+from tap_exports.settings import COMMON_SETTINGS, CommonSettings, read_settings
 
 LOGGER = logging.getLogger("tap_exports")
 
 
-class TapExports(Tap):
+class TapExports(ExportTapHooks):
     """Singer tap for SaaS asynchronous export APIs."""
 
     name = "tap-exports"
@@ -42,15 +42,11 @@ class TapExports(Tap):
     dynamic_catalog = True
 
     @override
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def config_errors(self) -> list[str]:
         """Every problem at once, in every mode, before any request (see config_check)."""
-        super()._validate_config(raise_errors=False)  # fills in the schema's defaults
         for warning in config_check.unknown_settings(self.config, self.config_jsonschema):
             LOGGER.warning("%s", warning)
-        errors = config_check.problems(self.config, self.config_jsonschema)
-        if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
-        return errors
+        return config_check.problems(self.config, self.config_jsonschema)
 
     @classmethod
     @override
@@ -70,8 +66,6 @@ class TapExports(Tap):
         with explained_failures(cls.logger):
             super().cb_test(ctx, param, value)
 
-    #: Steps of the run that a termination signal waits for.
-    interruptions: Interruptions
     #: Stream names in the order the providers listed them.
     _discovery_order: tuple[str, ...] = ()
 
@@ -80,14 +74,8 @@ class TapExports(Tap):
         logredact.install(logredact.credential_values(self.config_jsonschema, self.config))
 
     @override
-    def _setup_signal_handlers(self) -> None:
-        """A new run starts with no stop requested, then the SDK's handlers are installed."""
-        self.interruptions = Interruptions()
-        super()._setup_signal_handlers()
-
-    @override
     def discover_streams(self) -> Sequence[Stream]:
-        configure_retries(RetryLimits.from_config(self.config))
+        configure_retries(read_settings(CommonSettings, self.config).retry_limits)
         streams = [
             stream
             for provider in PROVIDERS
@@ -110,7 +98,7 @@ class TapExports(Tap):
         return dict(sorted(loaded.items(), key=lambda item: order.get(item[0], len(order))))
 
     @override
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination(self, signum: int) -> None:
         """Stop now, but never with a state that counts records the target did not get.
 
         The SDK writes the in-memory state and exits 0; here the signal unwinds the
@@ -123,50 +111,52 @@ class TapExports(Tap):
             "%s received: writing the records in hand and the state, then stopping",
             signal.Signals(signum).name,
         )
-        self.interruptions.stop(signum)
+        self.runtime.interruptions.stop(signum)
 
     @cached_property
-    def timing(self) -> Timing:
-        """How the engine paces polls, from the common settings."""
-        config: dict[str, Any] = dict(self.config)
-        return Timing(
-            schedule=PollSchedule(
-                initial=float(config.get("poll_interval_seconds", 2)),
-                maximum=float(config.get("poll_max_interval_seconds", 60)),
+    def runtime(self) -> Runtime:
+        """What the run's bulk streams share, from the common settings.
+
+        A new tap is a new run: its interruptions start with no stop requested.
+        """
+        settings = read_settings(CommonSettings, self.config)
+        return Runtime(
+            interruptions=Interruptions(),
+            pool=ExportPool(int(settings.max_concurrent_exports)),
+            timing=Timing(
+                schedule=PollSchedule(
+                    initial=float(settings.poll_interval_seconds),
+                    maximum=float(settings.poll_max_interval_seconds),
+                ),
+                timeout_seconds=float(settings.export_timeout_seconds),
             ),
-            timeout_seconds=float(config.get("export_timeout_seconds", 3600)),
+            limits=settings.decompression_limits,
+            max_row_bytes=int(settings.max_row_bytes),
+            on_bad_rows=settings.on_bad_rows,
+            start_date=parse_instant(settings.start_date) if settings.start_date else None,
         )
 
-    @cached_property
-    def export_pool(self) -> ExportPool:
-        """Waits for several exports at once (``max_concurrent_exports``)."""
-        return ExportPool(int(self.config.get("max_concurrent_exports", 4)))
+    @override
+    def before_sync(self, streams: Iterable[Stream], *, dry_run: bool) -> None:
+        """Create or resume every wanted export up front; a dry run only asks each
+        provider to check its requests (``preflight``).
 
-    @contextlib.contextmanager
-    def exports_prepared(self) -> Iterator[None]:
-        """Prepare every selected export once; if a stream fails, stop waiting for the others.
-
-        Without the stop, a failed run would keep polling the other streams' exports
-        until their timeout before the process could exit.
+        Providers then prepare their files in parallel while earlier streams emit, and
+        refuse invalid requests before any row is out.
         """
-        try:
-            self.prepare_exports()
-            yield
-        except GeneratorExit:
-            raise
-        except BaseException:
-            self.export_pool.shutdown()
-            raise
-
-    def prepare_exports(self) -> None:
-        """Before the first stream emits, create or resume every selected bulk stream's export.
-
-        Large buffers are kept out of the heap from here on, so memory stays flat however
-        many rows follow.
-        """
-        if not self.export_pool.claim_preparation():
-            return
-        fix_mmap_threshold()
-        for stream in self.streams.values():
-            if isinstance(stream, BulkExportStream) and stream.wanted:
+        if not dry_run:
+            # Large buffers are kept out of the heap from here on, so memory stays flat
+            # however many rows follow.
+            fix_mmap_threshold()
+        for stream in streams:
+            if not isinstance(stream, BulkExportStream):
+                continue
+            if dry_run:
+                stream.preflight()
+            elif stream.wanted:
                 stream.prepare()
+
+    @override
+    def after_sync(self) -> None:
+        """However the run ends, the waits still polling stop with it, not at their timeout."""
+        self.runtime.pool.shutdown()

@@ -50,7 +50,8 @@ class SyncResult:
 
 
 @contextmanager
-def _captured_stdout() -> Iterator[io.BytesIO]:
+def captured_stdout() -> Iterator[io.BytesIO]:
+    """What the tap writes to stdout while the block runs, as bytes."""
     raw = io.BytesIO()
     text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
     saved = sys.stdout
@@ -68,7 +69,7 @@ def sync(
     catalog: dict[str, Any] | None = None,
 ) -> SyncResult:
     """Run ``sync_all`` in this process and parse what it printed."""
-    with _captured_stdout() as raw:
+    with captured_stdout() as raw:
         TapExports(config=config, state=state, catalog=catalog).sync_all()
         sys.stdout.flush()
         lines = raw.getvalue().decode("utf-8").splitlines()

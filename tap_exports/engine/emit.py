@@ -30,12 +30,16 @@ from typing import IO, Any, Protocol, cast
 
 import msgspec
 from singer_sdk import Stream
-from singer_sdk.helpers._batch import BatchConfig
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import _conform_record_data_types, _is_exclusive_boolean_type
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 
+from tap_exports.engine.sdk_compat import (
+    BatchConfig,
+    conform_record_data_types,
+    is_exclusive_boolean_type,
+    pop_deselected_record_properties,
+    stream_version,
+)
 from tap_exports.io.gzip_writer import ThreadedGzipWriter
 
 Row = dict[str, Any]
@@ -85,7 +89,7 @@ class RecordShaper:
         self.keep = frozenset(name for name in properties if mask[("properties", name)])
         self.deselected = frozenset(properties) - self.keep
         self.booleans = tuple(
-            name for name in self.keep if _is_exclusive_boolean_type(properties[name])
+            name for name in self.keep if is_exclusive_boolean_type(properties[name])
         )
         self.nested = frozenset(
             name for name in self.keep if {"object", "array"} & set(_types(properties[name]))
@@ -150,7 +154,7 @@ class RecordShaper:
     def _conform_nested(self, name: str, value: Any) -> Any:
         holder = {name: value}
         pop_deselected_record_properties(holder, self.schema, self.mask)
-        conformed, _ = _conform_record_data_types(
+        conformed, _ = conform_record_data_types(
             holder,
             {"properties": {name: self.schema["properties"][name]}},
             TypeConformanceLevel.RECURSIVE,
@@ -175,7 +179,7 @@ class RecordEmitter:
     def _maps(stream: Stream) -> list[tuple[Callable[[Row], Row | None] | None, bytes]]:
         """(transform, or None for identity; message prefix) for each stream map."""
         maps: list[tuple[Callable[[Row], Row | None] | None, bytes]] = []
-        version = stream._stream_version
+        version = stream_version(stream)
         for stream_map in stream.stream_maps:
             if isinstance(stream_map, RemoveRecordTransform):
                 continue

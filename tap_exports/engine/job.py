@@ -7,18 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from typing_extensions import override
+
 from tap_exports.engine.status import ExportStatus
-
-
-def parse_instant(value: str) -> dt.datetime:
-    """Parse an ISO 8601 instant; a naive value is taken as UTC."""
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def format_instant(value: dt.datetime) -> str:
-    """Render an instant as RFC 3339 UTC with a ``Z`` suffix."""
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+from tap_exports.instants import format_instant, parse_instant
 
 
 @dataclass(frozen=True)
@@ -56,6 +48,7 @@ class Window:
         start, end = value.get("start"), value.get("end")
         return cls(parse_instant(start) if start else None, parse_instant(end) if end else None)
 
+    @override
     def __str__(self) -> str:
         if self.unbounded:
             return "full table"

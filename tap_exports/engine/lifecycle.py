@@ -158,16 +158,7 @@ class ExportPool:
             queue.SimpleQueue()
         )
         self._lock = threading.Lock()
-        self._prepared = False
         self._stopped = threading.Event()
-
-    def claim_preparation(self) -> bool:
-        """True exactly once: for the caller that should prepare every stream's export."""
-        with self._lock:
-            if self._prepared:
-                return False
-            self._prepared = True
-            return True
 
     def submit(self, wait: Callable[[], ExportJob]) -> Future[ExportJob]:
         """Start waiting for an export in the background."""

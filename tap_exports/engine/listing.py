@@ -7,21 +7,18 @@ call behave the same way under rate limits.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from singer_sdk import Tap
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers.types import Context
 from singer_sdk.streams import RESTStream
 from typing_extensions import override
 
 from tap_exports.engine.http import ApiClient
 from tap_exports.engine.retry import retry_delay
-
-if TYPE_CHECKING:
-    from tap_exports.tap import TapExports
 
 
 class ExportListingStream(RESTStream[Any]):
@@ -30,9 +27,8 @@ class ExportListingStream(RESTStream[Any]):
     primary_keys = ("id",)
     replication_key = None
 
-    def __init__(self, tap: TapExports, client: ApiClient, **kwargs: Any) -> None:
+    def __init__(self, tap: Tap, client: ApiClient, **kwargs: Any) -> None:
         self.client = client
-        self.exports_tap = tap
         self._retry_attempt = 0
         super().__init__(tap, **kwargs)
 
@@ -55,11 +51,6 @@ class ExportListingStream(RESTStream[Any]):
     @override
     def http_headers(self) -> dict[str, str]:
         return {"User-Agent": str(self.client.session.headers["User-Agent"])}
-
-    @override
-    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        with self.exports_tap.exports_prepared():
-            yield from super().get_records(context)
 
     @override
     def validate_response(self, response: requests.Response) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import requests
 
@@ -76,14 +75,6 @@ class RetryLimits:
     max_tries: int = 8
     max_wait_seconds: float = 300.0
     max_total_seconds: float = 900.0
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> RetryLimits:
-        """The limits the ``max_retry_*`` settings ask for."""
-        return cls(
-            max_wait_seconds=float(config.get("max_retry_wait_seconds", cls.max_wait_seconds)),
-            max_total_seconds=float(config.get("max_retry_total_seconds", cls.max_total_seconds)),
-        )
 
 
 #: The limits of the run in this process, set from its settings when the tap starts.

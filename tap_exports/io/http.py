@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
+from typing_extensions import override
 
 from tap_exports.errors import DownloadError, redact
 from tap_exports.io.chunks import CHUNK_SIZE
@@ -231,6 +232,7 @@ class _Version:
         )
         return all(mine == theirs for mine, theirs in pairs if mine and theirs)
 
+    @override
     def __str__(self) -> str:
         parts = [f"ETag {self.etag}" if self.etag else "", self.last_modified or ""]
         parts.append(f"{self.size} bytes" if self.size is not None else "")

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
+from typing_extensions import override
+
 from tap_exports.errors import DownloadError, redact
 from tap_exports.io.chunks import CHUNK_SIZE
 from tap_exports.io.progress import LOGGER, ProgressLogger
@@ -92,10 +94,12 @@ class ResumableReader(io.RawIOBase):
         self._finished = False
         self._progress = ProgressLogger(name, expected_size)
 
+    @override
     def readable(self) -> bool:
         """Always: this is a download."""
         return True
 
+    @override
     def readinto(self, buffer: WriteableBuffer) -> int:
         """Fill ``buffer`` with the next bytes, reopening the source as often as allowed."""
         if self._finished:
@@ -119,6 +123,7 @@ class ResumableReader(io.RawIOBase):
             self._finish()
             return 0
 
+    @override
     def close(self) -> None:
         """Close the current connection and run the source's cleanup."""
         if not self.closed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from singer_sdk import Stream
 from singer_sdk import typing as th
 
-from tap_exports.settings import http_url, sets_anything
+from tap_exports.settings import http_url, read_settings, sets_anything
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -18,17 +17,6 @@ if TYPE_CHECKING:
     from tap_exports.tap import TapExports
 
 SettingsT = TypeVar("SettingsT", bound="DataclassInstance")
-
-
-def read_settings(settings_type: type[SettingsT], section: Mapping[str, Any]) -> SettingsT:
-    """A provider's settings dataclass from its section: a setting absent or null takes the
-    dataclass default, so each default is written once, in the dataclass.
-
-    The SDK has checked the section against the settings schema before this runs.
-    """
-    known = {field.name for field in dataclasses.fields(settings_type)}
-    given = {name: value for name, value in section.items() if name in known and value is not None}
-    return settings_type(**given)
 
 
 class Provider(ABC, Generic[SettingsT]):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 
-from tap_exports.engine.job import parse_instant
 from tap_exports.engine.stream import BulkExportStream
+from tap_exports.instants import parse_instant
 from tap_exports.providers.registry import PROVIDERS
 from tap_exports.tap import TapExports
 from tests.support import run_cli, sync

@@ -25,8 +25,8 @@ from demo.summary import (
     loaded_counts,
     meltano_env,
 )
-from tap_exports.engine.job import parse_instant
 from tap_exports.engine.stream import BulkExportStream
+from tap_exports.instants import parse_instant
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Sandbox
 from tests.e2e.conftest import ROOT, MeltanoProject, Postgres

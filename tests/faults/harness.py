@@ -9,9 +9,7 @@ again for a window that was still in flight.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
 import json
 import logging
 import os
@@ -23,10 +21,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+
+from typing_extensions import override
 
 from tap_exports.engine.job import Window
 from tap_exports.tap import TapExports
@@ -34,6 +34,7 @@ from tap_exports_sandbox import Fault, Sandbox, SandboxConfig, StatusDelays
 from tap_exports_sandbox.connect.events import ConnectOptions
 from tap_exports_sandbox.emarsys.options import EmarsysOptions
 from tap_exports_sandbox.registry import EMULATORS
+from tests.support import captured_stdout
 
 TAP = str(Path(sys.executable).with_name("tap-exports"))
 #: Exports finish within a fraction of a second; every fault sandbox shares one epoch so
@@ -86,6 +87,7 @@ class Profile:
     grows: bool = False
     sandbox: Mapping[str, Any] = field(default_factory=dict)
 
+    @override
     def __str__(self) -> str:
         return self.name
 
@@ -266,19 +268,6 @@ def exports_of(state: dict[str, Any], stream: str) -> list[dict[str, Any]]:
     return [part["export"] for part in parts if isinstance(part.get("export"), dict)]
 
 
-@contextlib.contextmanager
-def _captured_stdout() -> Iterator[io.BytesIO]:
-    raw = io.BytesIO()
-    text = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
-    saved = sys.stdout
-    sys.stdout = text
-    try:
-        yield raw
-    finally:
-        text.flush()
-        sys.stdout = saved
-
-
 def _parse(lines: list[str]) -> list[Message]:
     return [json.loads(line) for line in lines if line.strip()]
 
@@ -320,7 +309,7 @@ class Scenario:
         tap_logger.setLevel(logging.INFO)
         error: BaseException | None = None
         try:
-            with _captured_stdout() as raw:
+            with captured_stdout() as raw:
                 try:
                     TapExports(config=config, state=state, catalog=self.catalog).sync_all()
                 except Exception as exc:  # the CLI would log it and exit 1
@@ -373,7 +362,13 @@ class Scenario:
                     text=True,
                     env={**os.environ, **(env or {})},
                 )
-                watchdog = threading.Timer(CLI_TIMEOUT, process.kill)
+                timed_out = threading.Event()
+
+                def kill_on_timeout() -> None:
+                    timed_out.set()
+                    process.kill()
+
+                watchdog = threading.Timer(CLI_TIMEOUT, kill_on_timeout)
                 watchdog.start()
                 if signal_when is not None:
                     _signal_once(process, signal_when, stop_signal)
@@ -396,6 +391,8 @@ class Scenario:
                             process.send_signal(stop_signal)
                             signalled = True
                     process.wait(timeout=CLI_TIMEOUT)
+                    if timed_out.is_set():
+                        _timed_out(stderr_path)
                     if cut is not None and not (signalled and stop_signal == signal.SIGKILL):
                         _not_whole(cut)
                 finally:
@@ -446,6 +443,7 @@ class _LogCollector(logging.Handler):
         self.lines: list[str] = []
         self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
 
+    @override
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
 
@@ -489,6 +487,13 @@ def judge(scenario: Scenario, reference: Reference) -> Verdict:
         duplicate_exports=scenario.duplicate_exports(),
         exit_codes=[outcome.exit_code for outcome in scenario.outcomes],
     )
+
+
+def _timed_out(stderr_path: Path) -> NoReturn:
+    """The watchdog killed the run: a timeout, whatever the cut output looks like."""
+    tail = stderr_path.read_text()[-2000:]
+    msg = f"tap-exports was still running after {CLI_TIMEOUT:.0f} s and was killed:\n{tail}"
+    raise AssertionError(msg)
 
 
 def _not_whole(line: str) -> NoReturn:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from typing_extensions import override
 
 from tap_exports.io.decode import FileFormat, iter_records
 
@@ -20,9 +21,11 @@ class Trickle(io.RawIOBase):
         self._size = size
         self._pos = 0
 
+    @override
     def readable(self) -> bool:
         return True
 
+    @override
     def readinto(self, buffer: Any) -> int:
         n = min(len(buffer), self._size, len(self._data) - self._pos)
         buffer[:n] = self._data[self._pos : self._pos + n]

@@ -8,6 +8,7 @@ import json
 import tracemalloc
 
 import pytest
+from typing_extensions import override
 
 from tap_exports.errors import DataError
 from tap_exports.io.decode import DecodeStats, FileFormat, iter_records
@@ -129,9 +130,11 @@ class _GeneratedArray(io.RawIOBase):
         self._pieces = itertools.chain([b"["], body, [b"]"])
         self._pending = b""
 
+    @override
     def readable(self) -> bool:
         return True
 
+    @override
     def readinto(self, buffer):
         while len(self._pending) < len(buffer):
             piece = next(self._pieces, None)

@@ -23,9 +23,11 @@ from typing import Any
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
+from typing_extensions import override
 
-from tap_exports.engine.job import Window, format_instant, parse_instant
+from tap_exports.engine.job import Window
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
+from tap_exports.instants import format_instant, parse_instant
 from tap_exports.providers.batch.client import BatchApi
 from tap_exports.providers.batch.exports import LAG, BatchProfilesExport
 from tap_exports.tap import TapExports
@@ -378,6 +380,7 @@ class ClockJumpOnResume(logging.Handler):
         self.sandbox = sandbox
         self.jumped = False
 
+    @override
     def emit(self, record: logging.LogRecord) -> None:
         if not self.jumped and "resuming" in record.getMessage():
             self.jumped = True

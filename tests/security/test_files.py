@@ -15,7 +15,7 @@ import pytest
 from tap_exports.errors import DataError, DownloadError
 from tap_exports.io.decode import FileFormat, iter_records
 from tap_exports.io.fetch import FtpSource
-from tap_exports.settings import decompression_limits
+from tap_exports.settings import CommonSettings, read_settings
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.batch.options import BatchOptions
 from tests.faults.harness import PROFILES, Scenario, profiles, sandbox_config
@@ -95,7 +95,9 @@ def test_a_file_expanding_beyond_the_bound_is_refused_through_the_tap(gzip_batch
 
 
 def test_the_ratio_bound_comes_from_the_settings():
-    limits = decompression_limits({"max_compression_ratio": 5, "max_decompressed_bytes": 1 << 40})
+    limits = read_settings(
+        CommonSettings, {"max_compression_ratio": 5, "max_decompressed_bytes": 1 << 40}
+    ).decompression_limits
     assert (limits.max_ratio, limits.max_bytes) == (5.0, 1 << 40)
     bomb = _zip({"bomb.csv": b"id\n" + b"0\n" * 3_000_000})
     with pytest.raises(DataError, match="decompression bomb"):

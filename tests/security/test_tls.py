@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from typing_extensions import override
 
 from tap_exports.errors import DownloadError, ProviderError
 from tap_exports.io.fetch import HttpSource
@@ -47,6 +48,7 @@ class _Counting(BaseHTTPRequestHandler):
         self.send_response(200)
         self.end_headers()
 
+    @override
     def log_message(self, *args: object) -> None:
         pass
 

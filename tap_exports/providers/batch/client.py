@@ -19,6 +19,7 @@ class BatchAuth(requests.auth.AuthBase):
         self.rest_api_key = rest_api_key
         self.project_key = project_key
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.rest_api_key}"
         request.headers["X-Batch-Project"] = self.project_key

@@ -23,10 +23,11 @@ from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
-from tap_exports.engine.job import ExportJob, Window, format_instant, parse_instant
+from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import LayoutError, ProviderError
+from tap_exports.instants import format_instant, parse_instant
 from tap_exports.io.decode import FileFormat
 from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.batch.client import PROVIDER, BatchApi

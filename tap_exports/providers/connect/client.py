@@ -29,6 +29,7 @@ class ConnectAuth(requests.auth.AuthBase):
         self.project_id = project_id
         self.api_key = api_key
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["X-Project-Id"] = self.project_id
         request.headers["X-Api-Key"] = self.api_key

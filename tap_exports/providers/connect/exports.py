@@ -25,10 +25,11 @@ from typing_extensions import override
 
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row, WindowTooLargeError
-from tap_exports.engine.job import ExportJob, Window, format_instant
+from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ProviderError
+from tap_exports.instants import format_instant
 from tap_exports.io.decode import FileFormat
 from tap_exports.io.fetch import S3Source, make_s3_client, parse_s3_path
 from tap_exports.providers.connect.client import PROVIDER, ConnectApi, json_body

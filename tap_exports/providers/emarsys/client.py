@@ -65,6 +65,7 @@ class WsseAuth(requests.auth.AuthBase):
             f'Nonce="{nonce}", Created="{created}"'
         )
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["X-WSSE"] = self.header()
         return request

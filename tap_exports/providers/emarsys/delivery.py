@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from typing_extensions import override
+
 from tap_exports.engine.adapter import CountingTransform, DownloadTarget, RowTransform
 from tap_exports.engine.http import segment
 from tap_exports.errors import ExportGoneError, ProviderError
@@ -48,9 +50,11 @@ class _Replay(io.RawIOBase):
         self._head = head
         self._rest = rest
 
+    @override
     def readable(self) -> bool:
         return True
 
+    @override
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if self._head:
@@ -60,6 +64,7 @@ class _Replay(io.RawIOBase):
         view[: len(data)] = data
         return len(data)
 
+    @override
     def close(self) -> None:
         self._rest.close()
         super().close()

@@ -19,10 +19,11 @@ from typing_extensions import override
 from tap_exports import schemas
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.http import segment
-from tap_exports.engine.job import ExportJob, Window, format_instant
+from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ProviderError
+from tap_exports.instants import format_instant
 from tap_exports.io.decode import CsvOptions, FileFormat
 from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.mailgun.client import PROVIDER, MailgunApi

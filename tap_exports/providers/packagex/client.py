@@ -24,6 +24,7 @@ class ApiKeyAuth(requests.auth.AuthBase):
     def __init__(self, api_key: str) -> None:
         self.api_key = api_key
 
+    @override
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["PX-API-KEY"] = self.api_key
         return request

@@ -26,10 +26,11 @@ from tap_exports.engine.adapter import (
     RowTransform,
 )
 from tap_exports.engine.http import segment
-from tap_exports.engine.job import ExportJob, Window, format_instant
+from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import ProviderError
+from tap_exports.instants import format_instant
 from tap_exports.io.decode import FileFormat
 from tap_exports.io.fetch import HttpSource
 from tap_exports.providers.packagex.client import PROVIDER, PackageXApi, unwrap

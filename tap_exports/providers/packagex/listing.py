@@ -22,12 +22,14 @@ from singer_sdk.helpers.types import Context
 from singer_sdk.pagination import PageNumberPaginator
 from typing_extensions import override
 
-from tap_exports.engine.adapter import Row, RowTransform
-from tap_exports.engine.job import parse_instant
+from tap_exports.engine.adapter import DownloadTarget, Row, RowTransform
 from tap_exports.engine.listing import ExportListingStream
+from tap_exports.engine.runtime import runtime_of
 from tap_exports.errors import ExportGoneError
-from tap_exports.io.decode import FileFormat, iter_records
-from tap_exports.providers.packagex.client import PackageXApi
+from tap_exports.instants import parse_instant
+from tap_exports.io.decode import FileFormat
+from tap_exports.io.rows import flatten
+from tap_exports.providers.packagex.client import PROVIDER, PackageXApi
 from tap_exports.providers.packagex.exports import (
     ERROR_URL,
     ISSUES_STREAM,
@@ -156,6 +158,7 @@ class ExportIssuesStream(Stream):
     def __init__(self, tap: TapExports, api: PackageXApi, shapes: Mapping[str, RowShape]) -> None:
         self.api = api
         self.shapes = shapes
+        self.files = runtime_of(tap).files(PROVIDER, ISSUES_STREAM)
         super().__init__(tap)
 
     @override
@@ -197,27 +200,19 @@ class ExportIssuesStream(Stream):
         """One record per row of an error or sanitized file, streamed."""
         source = file_source(self.api, export_id, link, label)
         restore = self.shapes[str(context["resource"])].from_csv(source.name, sanitized=True)
-        with source.open() as raw:
-            rows = iter_records(
-                raw,
-                fmt=FileFormat.CSV,
-                source_name=source.name,
-                on_bad_row=self.config.get("on_bad_rows", "fail"),
-            )
-            for line, row in enumerate(rows, start=1):
-                message, data = (
-                    error_issue(row) if kind == "error" else sanitized_issue(row, restore)
-                )
-                yield {
-                    "export_id": export_id,
-                    "resource": context["resource"],
-                    "export_updated_at": context.get("export_updated_at"),
-                    "kind": kind,
-                    "line": line,
-                    "record_id": row.get("id") or None,
-                    "message": message,
-                    "data": data,
-                }
+        rows = flatten(self.files.batches(DownloadTarget(source, FileFormat.CSV)))
+        for line, row in enumerate(rows, start=1):
+            message, data = error_issue(row) if kind == "error" else sanitized_issue(row, restore)
+            yield {
+                "export_id": export_id,
+                "resource": context["resource"],
+                "export_updated_at": context.get("export_updated_at"),
+                "kind": kind,
+                "line": line,
+                "record_id": row.get("id") or None,
+                "message": message,
+                "data": data,
+            }
 
 
 def error_issue(row: Row) -> tuple[str | None, Row | None]:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_exports.engine.adapter import Row, RowTransform
-from tap_exports.engine.job import format_instant, parse_instant
 from tap_exports.errors import DataError
+from tap_exports.instants import format_instant, parse_instant
 
 #: How the tap asks PackageX to write times in CSV files: UTC, RFC 3339.
 CSV_FIELD_OPTIONS = {"timezone": "UTC", "datetime_format": "yyyy-MM-dd'T'HH:mm:ssXXX"}
