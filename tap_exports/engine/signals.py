@@ -7,7 +7,9 @@ writing its id to state. Those steps run inside :meth:`Interruptions.deferred`; 
 signal arriving during one is raised when it ends.
 
 A step is short, but one that waits on a network answer may hang: a deferred signal is
-raised anyway after :data:`GRACE_SECONDS`, or at once when a second signal comes. Waits
+raised anyway after :data:`GRACE_SECONDS`, or at once when a second signal comes. Writing
+output has no such grace: a write blocked by a slow target is back-pressure, not a hang,
+and cutting it would hand the target half a message; only a second signal abandons it. Waits
 of any thread (retry pauses, poll pauses) go through :func:`pause`, which a signal ends
 at once; a signal is delivered to the whole process, so that flag is process-wide.
 """
@@ -44,6 +46,8 @@ class Interruptions:
 
     def __init__(self) -> None:
         self._depth = 0
+        #: Steps in progress that write output, which no grace period cuts short.
+        self._writing = 0
         self._pending: int | None = None
         self._grace: threading.Timer | None = None
         # A new run: a stop requested of an earlier run in this process is over.
@@ -59,9 +63,10 @@ class Interruptions:
         _stopping.set()
         if self._depth and self._pending is None:
             self._pending = signum
-            self._grace = threading.Timer(GRACE_SECONDS, _signal_main_thread, (signum,))
-            self._grace.daemon = True
-            self._grace.start()
+            if not self._writing:
+                self._grace = threading.Timer(GRACE_SECONDS, _signal_main_thread, (signum,))
+                self._grace.daemon = True
+                self._grace.start()
             return
         self._pending = None
         self._cancel_grace()
@@ -73,13 +78,15 @@ class Interruptions:
             self._grace = None
 
     @contextmanager
-    def deferred(self) -> Iterator[None]:
-        """A step that a signal must not cut in half (writing output, recording an export)."""
+    def deferred(self, *, writing: bool = False) -> Iterator[None]:
+        """A step that a signal must not cut in half (recording an export, or ``writing`` output)."""
         self._depth += 1
+        self._writing += writing
         try:
             yield
         finally:
             self._depth -= 1
+            self._writing -= writing
             if not self._depth and self._pending is not None:
                 signum, self._pending = self._pending, None
                 self._cancel_grace()

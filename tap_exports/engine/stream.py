@@ -120,14 +120,14 @@ class BulkExportStream(ExportStreamHooks):
 
     def _checkpoint(self) -> None:
         """Make every row handed on so far durable downstream, then write STATE."""
-        with self.runtime.interruptions.deferred():
+        with self.runtime.interruptions.deferred(writing=True):
             self._flush_sink()
             self.state_manager.is_flushed = False
             write_state(self)
 
     def _flush_sink(self) -> None:
         if self._sink is not None:
-            with self.runtime.interruptions.deferred():
+            with self.runtime.interruptions.deferred(writing=True):
                 self._record_counter.increment(self._sink.flush())
 
     # Emission -----------------------------------------------------------------------
@@ -194,7 +194,7 @@ class BulkExportStream(ExportStreamHooks):
                         if since_checkpoint >= self.CHECKPOINT_ROWS:
                             self._checkpoint()
                             since_checkpoint = 0
-                        with self.runtime.interruptions.deferred():
+                        with self.runtime.interruptions.deferred(writing=True):
                             self._sink.write_batch(batch)
                         since_checkpoint += len(batch)
                     self._flush_sink()
@@ -209,7 +209,7 @@ class BulkExportStream(ExportStreamHooks):
                     finalize_state(self, self.get_context_state(current))
         if context is None:
             finalize_state(self, self.stream_state)
-        with self.runtime.interruptions.deferred():
+        with self.runtime.interruptions.deferred(writing=True):
             write_state(self)
 
     # Preparing and dry runs -------------------------------------------------------
