@@ -9,4 +9,5 @@ bash scripts/install-meltano.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-.venv/bin/python -m pytest "$@"
+# Most tests wait on sockets and subprocesses, not the CPU: four workers even on two cores.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-4}" --dist loadgroup "$@"

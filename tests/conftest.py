@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
 from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
 
+#: Test directories whose tests share one costly session (a Meltano project with its
+#: plugins installed, a PostgreSQL server): run on one pytest-xdist worker, set up once.
+SHARED_SESSIONS = ("e2e",)
+
 #: Exports finish in a fraction of a second, so lifecycle tests stay fast.
 FAST_DELAYS = StatusDelays(running_after=0.05, complete_after=0.15)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group the tests of each :data:`SHARED_SESSIONS` directory (``--dist loadgroup``)."""
+    tests = Path(__file__).parent
+    for item in items:
+        folder = item.path.relative_to(tests).parts[0]
+        if folder in SHARED_SESSIONS:
+            item.add_marker(pytest.mark.xdist_group(folder))
 
 
 class SandboxFactory(Protocol):

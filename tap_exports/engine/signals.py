@@ -79,7 +79,7 @@ class Interruptions:
 
     @contextmanager
     def deferred(self, *, writing: bool = False) -> Iterator[None]:
-        """A step that a signal must not cut in half (recording an export, or ``writing`` output)."""
+        """A step a signal must not cut in half: recording an export, or ``writing`` output."""
         self._depth += 1
         self._writing += writing
         try:

@@ -56,9 +56,14 @@ def redelivered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 def test_a_step_that_outlasts_the_grace_period_is_signalled_again(redelivered: list[int]):
     interruptions = Interruptions()
-    with pytest.raises(RunInterruptedError), interruptions.deferred():
-        interruptions.stop(signal.SIGUSR1)
-        _wait_for(lambda: bool(redelivered))
+
+    def hung_call() -> None:
+        with interruptions.deferred():
+            interruptions.stop(signal.SIGUSR1)
+            _wait_for(lambda: bool(redelivered))
+
+    with pytest.raises(RunInterruptedError):
+        hung_call()
     assert redelivered == [signal.SIGUSR1]
 
 
@@ -66,10 +71,15 @@ def test_writing_output_is_never_cut_by_the_grace_period(redelivered: list[int])
     # A target that reads slowly blocks the write: that is back-pressure, not a hang.
     interruptions = Interruptions()
     written: list[str] = []
-    with pytest.raises(RunInterruptedError), interruptions.deferred(writing=True):
-        interruptions.stop(signal.SIGUSR1)
-        time.sleep(0.5)
-        written.append("the whole batch")
+
+    def slow_write() -> None:
+        with interruptions.deferred(writing=True):
+            interruptions.stop(signal.SIGUSR1)
+            time.sleep(0.5)
+            written.append("the whole batch")
+
+    with pytest.raises(RunInterruptedError):
+        slow_write()
     assert written == ["the whole batch"]
     assert redelivered == []
 
