@@ -11,8 +11,9 @@ import pytest
 
 from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
 
-#: Test directories whose tests share one costly session (a Meltano project with its
-#: plugins installed, a PostgreSQL server): run on one pytest-xdist worker, set up once.
+#: Test directories whose tests share costly session fixtures (a Meltano project with its
+#: plugins installed, a PostgreSQL server): each file's tests run on one pytest-xdist
+#: worker, so those are set up once per file rather than once per test.
 SHARED_SESSIONS = ("e2e",)
 
 #: Exports finish in a fraction of a second, so lifecycle tests stay fast.
@@ -20,12 +21,12 @@ FAST_DELAYS = StatusDelays(running_after=0.05, complete_after=0.15)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group the tests of each :data:`SHARED_SESSIONS` directory (``--dist loadgroup``)."""
+    """Group the tests of each file of :data:`SHARED_SESSIONS` (``--dist loadgroup``)."""
     tests = Path(__file__).parent
     for item in items:
-        folder = item.path.relative_to(tests).parts[0]
-        if folder in SHARED_SESSIONS:
-            item.add_marker(pytest.mark.xdist_group(folder))
+        where = item.path.relative_to(tests)
+        if where.parts[0] in SHARED_SESSIONS:
+            item.add_marker(pytest.mark.xdist_group(where.as_posix()))
 
 
 class SandboxFactory(Protocol):
