@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster on 127.0.0.1 for the pipeline benchmark.
+"""A throwaway PostgreSQL cluster on 127.0.0.1, for the pipeline benchmark and the warehouse tests.
 
 Debian keeps the server's binaries off PATH (scripts/install-postgres.sh installs them);
 the server refuses to run as root, so as root the cluster belongs to ``postgres``. It runs
@@ -46,6 +46,13 @@ class Cluster:
             "user": "postgres",
             "password": "",
             "database": "postgres",
+        }
+
+    def target_env(self) -> dict[str, str]:
+        """The same settings as Meltano reads them from the environment."""
+        return {
+            f"TARGET_POSTGRES_{name.upper()}": str(value)
+            for name, value in self.target_config().items()
         }
 
 

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
+
+from benchmarks.postgres import Cluster, PostgresMissingError, bindir, cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,75 +32,15 @@ def missing(what: str, how: str) -> None:
     pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def postgres_bindir() -> Path | None:
-    """The newest installed PostgreSQL server's binaries (Debian keeps them off PATH)."""
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3])
-    )
-    if candidates:
-        return candidates[-1].parent
-    on_path = shutil.which("initdb")
-    return Path(on_path).parent if on_path else None
-
-
-@dataclass(frozen=True)
-class Postgres:
-    """A running throwaway cluster; trust authentication on 127.0.0.1 only."""
-
-    port: int
-    host: str = "127.0.0.1"
-    user: str = "postgres"
-    database: str = "postgres"
-
-    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        return psycopg.connect(
-            host=self.host, port=self.port, user=self.user, dbname=self.database, autocommit=True
-        )
-
-    def target_env(self) -> dict[str, str]:
-        """target-postgres settings, as Meltano reads them from the environment."""
-        return {
-            "TARGET_POSTGRES_HOST": self.host,
-            "TARGET_POSTGRES_PORT": str(self.port),
-            "TARGET_POSTGRES_USER": self.user,
-            "TARGET_POSTGRES_PASSWORD": "",
-            "TARGET_POSTGRES_DATABASE": self.database,
-        }
-
-
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    bindir = postgres_bindir()
-    if bindir is None:
-        missing("PostgreSQL server binaries (initdb)", "run scripts/install-postgres.sh as root")
-    assert bindir is not None
-    workdir = Path(tempfile.mkdtemp(prefix="tap-exports-pg-"))
-    as_owner: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root
-        shutil.chown(workdir, "postgres", "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
-    data, log = workdir / "data", workdir / "server.log"
-    subprocess.run(
-        [*as_owner, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    server = Postgres(port=free_port())
-    options = f"-p {server.port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl = [*as_owner, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log)]
-    subprocess.run([*pg_ctl, "-w", "-o", options, "start"], check=True, timeout=120)
+def postgres() -> Iterator[Cluster]:
+    """A throwaway cluster (scripts/install-postgres.sh puts the server on the machine)."""
     try:
+        bindir()
+    except PostgresMissingError as error:
+        missing("PostgreSQL server binaries (initdb)", str(error))
+    with cluster() as server:
         yield server
-    finally:
-        subprocess.run([*pg_ctl, "-w", "-m", "fast", "stop"], check=False, timeout=120)
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
+from benchmarks.postgres import Cluster
 from demo.summary import environment_settings, loaded_counts, meltano_env
 from tap_exports.tap import TapExports
-from tests.e2e.conftest import ROOT, MeltanoProject, Postgres
+from tests.e2e.conftest import ROOT, MeltanoProject
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +136,7 @@ def provider_streams(config: dict[str, Any], provider: str) -> set[str]:
 
 
 def test_two_provider_jobs_run_side_by_side_each_with_its_own_state(
-    sandbox, meltano: MeltanoProject, postgres: Postgres, tmp_path
+    sandbox, meltano: MeltanoProject, postgres: Cluster, tmp_path
 ):
     schema = "provider_jobs"
     env = {

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from benchmarks.postgres import Cluster
 from demo.summary import (
     demo_settings,
     environment_settings,
@@ -29,7 +30,7 @@ from tap_exports.engine.stream import BulkExportStream
 from tap_exports.instants import parse_instant
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Sandbox
-from tests.e2e.conftest import ROOT, MeltanoProject, Postgres
+from tests.e2e.conftest import ROOT, MeltanoProject
 from tests.support import sync
 
 pytestmark = pytest.mark.slow
@@ -44,7 +45,7 @@ class Job:
     """One Meltano pipeline against one sandbox, loading into its own schema."""
 
     meltano: MeltanoProject
-    postgres: Postgres
+    postgres: Cluster
     sandbox: Sandbox
     schema: str
     suffix: str
