@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -184,7 +185,7 @@ def test_a_header_that_does_not_match_names_expected_and_found(header):
     assert "Emarsys, stream emarsys_registrations, export 42" in str(error.value)
 
 
-def emarsys_config(server: HTTPServer, **settings) -> dict:
+def emarsys_config(server: HTTPServer, **settings: Any) -> dict[str, Any]:
     base = {"username": "u", "secret": "s3cr3t-value", "base_url": server.url_for("/api/v2")}
     return {"emarsys": {**base, **settings}}
 
