@@ -136,9 +136,8 @@ def test_transient_fault_is_survived(
     fault = case.fault(profile)
     assert fault is not None
     where = {"create": profile.create, "poll": profile.poll, "link": profile.link}
-    operation = profile.file[1] if case.role == "file" else where[case.role]
+    provider, operation = profile.file if case.role == "file" else (profile.name, where[case.role])
     assert operation is not None
-    provider = profile.file[0] if case.role == "file" else profile.name
     run.sandbox.faults.add(provider, operation, fault, times=case.times)
 
     outcome = run.run()
