@@ -4,7 +4,7 @@ The tap is tested against a sandbox that follows the providers' documents; where
 are silent, it guesses (docs/assumptions.md). ``tap-exports-check --config FILE`` signs
 in to every configured provider and, for each bulk stream, asks for the smallest
 export the stream can make (its last few minutes of data; a day for exports made of
-whole days), waits for it, reads its first rows through the stream's own code and reports
+whole days), waits for it, reads its first rows as the stream reads them and reports
 what matched and what differs. Streams whose exports cannot be limited in time
 (Mailgun's lists, full-table snapshots) are not exported: a check must not cost a
 nightly load's worth of work. Nothing is written to state; secrets never appear.
@@ -17,18 +17,19 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import Window
 from tap_exports.engine.lifecycle import wait_until_done
+from tap_exports.engine.reading import FileReader
 from tap_exports.engine.status import ExportStatus
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import DataError, LayoutError, TapExportsError, redact
-from tap_exports.io.decode import iter_record_batches
 from tap_exports.tap import TapExports
 
 #: How far back the check's export reaches: a minute beyond the longest lag a stream keeps
@@ -77,18 +78,10 @@ def small_window(adapter: ExportAdapter, now: dt.datetime) -> Window | None:
     return None
 
 
-def first_rows(tap: TapExports, target: DownloadTarget) -> list[Row]:
-    """The first rows of one file, through the stream's own transform."""
-    with target.source.open() as raw:
-        batches = iter_record_batches(
-            raw,
-            fmt=target.format,
-            source_name=target.source.name,
-            csv_options=target.csv,
-            limits=tap.runtime.limits,
-        )
-        rows = islice((row for batch in batches for row in batch), ROWS)
-        return [target.transform(row) for row in rows]
+def first_rows(files: FileReader, target: DownloadTarget) -> list[Row]:
+    """The first rows of one file, read as the stream reads it (limits, bad rows, transform)."""
+    with closing(files.batches(target)) as batches:
+        return list(islice(chain.from_iterable(batches), ROWS))
 
 
 def compare(stream: BulkExportStream, rows: Sequence[Row]) -> tuple[str, str]:
@@ -119,7 +112,8 @@ def check_adapter(
         return FAILED, f"export {job.export_id} of {window} ended {job.status.value}"
     if job.status is ExportStatus.EMPTY:
         return compare(stream, [])
-    rows = next((first_rows(tap, target) for target in adapter.targets(job)), [])
+    files = tap.runtime.files(adapter.provider, stream.name, stream.replication_key)
+    rows = next((first_rows(files, target) for target in adapter.targets(job)), [])
     return compare(stream, rows)
 
 

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 
 from singer_sdk import typing as th
 
-from tap_exports.engine.retry import RetryLimits
 from tap_exports.instants import parse_instant
 from tap_exports.io.chunks import CHUNK_SIZE, MAX_ROW_BYTES
 from tap_exports.io.decompress import DecompressionLimits
 from tap_exports.io.rows import BadRows
+from tap_exports.retry_limits import RetryLimits
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from tests.support import TAP
 
@@ -17,7 +18,7 @@ def test_every_setting_is_in_the_readme():
     )
     readme = (ROOT / "README.md").read_text()
 
-    def names(properties: dict, prefix: str = "") -> list[str]:
+    def names(properties: dict[str, Any], prefix: str = "") -> list[str]:
         out = []
         for name, spec in properties.items():
             out.append(prefix + name)

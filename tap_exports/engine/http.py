@@ -17,14 +17,10 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from tap_exports.engine.retry import (
-    RETRYABLE_STATUSES,
-    RetryLimits,
-    configured_limits,
-    retry_delay,
-)
+from tap_exports.engine.retry import RETRYABLE_STATUSES, configured_limits, retry_delay
 from tap_exports.engine.signals import pause
 from tap_exports.errors import ExportGoneError, ProviderError, redact
+from tap_exports.retry_limits import RetryLimits
 
 LOGGER = logging.getLogger("tap_exports.http")
 USER_AGENT = "tap-exports/0.1 (+https://github.com/tap-exports/tap-exports)"

@@ -3,8 +3,9 @@
 1. :class:`FileReader` opens each file of a finished export (``DownloadTarget``) and
    streams it through :mod:`tap_exports.io`: gzip or zip recognised and bounded
    (``max_decompressed_bytes``, ``max_compression_ratio``), then CSV (``io/csvrows.py``,
-   header and delimiter as the target says) or NDJSON / JSON decoded in batches of
-   dicts; a malformed row stops the run or is skipped and counted (``on_bad_rows``).
+   header and delimiter as the target says, or told by the file's first line) or NDJSON /
+   JSON decoded in batches of dicts; a malformed row stops the run or is skipped and
+   counted (``on_bad_rows``).
 2. The provider's transform reshapes each row (Mailgun's dates, Batch's identifiers).
 3. :meth:`ExportReader.emit` skips the rows a run before a restart already handed to
    the target, drops rows older than the window for providers that cannot filter on

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import requests
 
+from tap_exports.retry_limits import RetryLimits
+
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -61,20 +63,6 @@ def parse_retry_after(
         when = when.replace(tzinfo=dt.UTC)
     current = now() if now else dt.datetime.now(dt.UTC)
     return max(0.0, (when - current).total_seconds())
-
-
-@dataclass(frozen=True)
-class RetryLimits:
-    """How long one API call may keep retrying, whatever the server asks for.
-
-    A server may ask for any wait (``Retry-After: 999999``); each wait is cut to
-    ``max_wait_seconds``, and a call gives up once its waits would pass
-    ``max_total_seconds``, so a run never sleeps longer than its settings allow.
-    """
-
-    max_tries: int = 8
-    max_wait_seconds: float = 300.0
-    max_total_seconds: float = 900.0
 
 
 #: The limits of the run in this process, set from its settings when the tap starts.

@@ -3,14 +3,17 @@
 Blocks of whole lines are decoded at once and handed to :mod:`csv` through C-level
 iterators, so the per-row cost stays a few attribute reads. A block that is not clean
 UTF-8 or holds a NUL byte is split line by line so the offending row can be named.
+A file whose delimiter (or header) is not known beforehand is told by its first line,
+read ahead a bounded number of bytes before any row is.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, replace
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
@@ -21,10 +24,43 @@ from tap_exports.io.rows import BATCH_ROWS, BadRowPolicy, BadRows, DecodeStats, 
 if TYPE_CHECKING:
     import _csv
 
-_DELIMITERS = (",", ";", "\t", "|")
+DELIMITERS = (",", ";", "\t", "|")
+"""The delimiters a file's first line is looked at for, the first one winning a tie."""
+HEADER_BYTES = 1 << 20
+"""Most bytes read ahead for the first line: a longer one cannot tell a file's layout."""
+_QUOTED = re.compile(r'"[^"]*"')
 
 LineProblem = tuple[int, str]
 """A physical line number and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class FirstLine:
+    """A file's first CSV line (a header or a first row), read before any other."""
+
+    text: str
+
+    def cells(self, delimiter: str) -> list[str]:
+        """The line's values when ``delimiter`` separates them, quotes honoured."""
+        return next(csv.reader(io.StringIO(self.text, newline=""), delimiter=delimiter), [])
+
+    def likeliest_delimiter(self) -> str:
+        """The most frequent of ``, ; TAB |`` outside quoted values (``,`` when none)."""
+        bare = _QUOTED.sub("", self.text)
+        return max(DELIMITERS, key=bare.count)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What a file's first line says of the file."""
+
+    delimiter: str
+    fieldnames: tuple[str, ...] | None = None
+    """None: the first line is the header; else the file has none and these name its columns."""
+
+
+LayoutRule = Callable[[FirstLine], CsvLayout]
+"""Tells a file's layout from its first line; raises to refuse a file it does not expect."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +76,9 @@ class CsvOptions:
     """Paged CSV may repeat the header mid-file; a row equal to the header is dropped."""
     empty_as_null: bool = False
     """Read empty cells as null, for providers whose CSV writes a missing value so."""
+    layout: LayoutRule | None = None
+    """For providers whose files vary: the delimiter and header told by each file's first
+    line, in place of ``delimiter``, ``has_header`` and ``fieldnames``."""
 
     def __post_init__(self) -> None:
         if not self.has_header and not self.fieldnames:
@@ -78,6 +117,7 @@ def iter_csv_batches(
     stats: DecodeStats | None = None,
     size: int = BATCH_ROWS,
     max_row_bytes: int = MAX_ROW_BYTES,
+    header_bytes: int = HEADER_BYTES,
 ) -> Generator[list[list[str]], None, None]:
     """Yield ``[header]`` once, then the data rows in lists of up to ``size``.
 
@@ -85,6 +125,7 @@ def iter_csv_batches(
     :class:`DataError`; problems in data rows follow ``on_bad_row``. A batch is
     read and checked with C-level calls; only a batch holding a problem (or a
     blank line, or a repeated header) is walked row by row to name its lines.
+    A first line read to tell the layout may be up to ``header_bytes`` long.
     """
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
@@ -95,14 +136,19 @@ def iter_csv_batches(
             policy.refuse(number, f"header longer than max_row_bytes ({max_row_bytes} bytes)")
         policy.too_long(number, max_row_bytes)
 
-    blocks = line_blocks(strip_bom(chunks), max_line=max_row_bytes, on_long_line=long_line)
+    data = strip_bom(chunks)
+    if options.delimiter is None or options.layout is not None:
+        first_line, data = read_first_line(data, source_name, header_bytes)
+        if first_line is None:
+            return
+        options = _told(options, first_line)
+    blocks = line_blocks(data, max_line=max_row_bytes, on_long_line=long_line)
     first = next(blocks, None)
     if first is None:
         return
-    delimiter = options.delimiter or _sniff_delimiter(first)
     problems: list[LineProblem] = []
     lines = chain.from_iterable(_text_lines(chain((first,), blocks), problems))
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    reader = csv.reader(lines, delimiter=options.delimiter or DELIMITERS[0], strict=True)
 
     header = _read_header(reader, problems, source_name, options)
     if header is None:
@@ -206,9 +252,63 @@ def _read_header(
     return header
 
 
-def _sniff_delimiter(first_block: bytes) -> str:
-    first_line = first_block.split(b"\n", 1)[0].decode("utf-8", "replace")
-    return max(_DELIMITERS, key=first_line.count)
+def read_first_line(
+    chunks: Iterable[bytes], source_name: str, limit: int = HEADER_BYTES
+) -> tuple[FirstLine | None, Iterator[bytes]]:
+    """The first line (None for an empty file), and every byte again, the line included.
+
+    A line end inside a quoted value does not end the line. At most ``limit`` bytes of
+    it (and the rest of the chunk they end in) are held: a longer line is refused.
+    """
+    source = iter(chunks)
+    seen: list[bytes] = []
+    size = 0
+    quotes = 0
+    for chunk in source:
+        seen.append(chunk)
+        start = 0
+        while (newline := chunk.find(b"\n", start)) >= 0:
+            quotes += chunk.count(b'"', start, newline)
+            if quotes % 2 == 0:
+                return _first_line(seen, size + newline + 1, source_name, limit), chain(
+                    seen, source
+                )
+            start = newline + 1
+        quotes += chunk.count(b'"', start)
+        size += len(chunk)
+        if size > limit:
+            raise _too_long(source_name, limit)
+    if not size:
+        return None, iter(())
+    return _first_line(seen, size, source_name, limit), iter(seen)
+
+
+def _first_line(seen: list[bytes], length: int, source_name: str, limit: int) -> FirstLine:
+    if length > limit:
+        raise _too_long(source_name, limit)
+    return FirstLine(b"".join(seen)[:length].decode("utf-8", "replace"))
+
+
+def _too_long(source_name: str, limit: int) -> DataError:
+    return DataError(
+        source_name,
+        1,
+        f"the first line is longer than {limit} bytes, the most read ahead to tell the "
+        "file's delimiter and header",
+    )
+
+
+def _told(options: CsvOptions, first: FirstLine) -> CsvOptions:
+    """``options`` completed with what the file's first line tells."""
+    if options.layout is None:
+        return replace(options, delimiter=first.likeliest_delimiter())
+    layout = options.layout(first)
+    return replace(
+        options,
+        delimiter=layout.delimiter,
+        has_header=layout.fieldnames is None,
+        fieldnames=layout.fieldnames,
+    )
 
 
 def _text_lines(blocks: Iterable[bytes], problems: list[LineProblem]) -> Iterator[Iterable[str]]:

@@ -52,8 +52,11 @@ def iter_records(
     stats: DecodeStats | None = None,
     limits: DecompressionLimits = _DEFAULT_LIMITS,
     max_row_bytes: int = MAX_ROW_BYTES,
-) -> Iterator[dict[str, Any]]:
-    """Yield every record of ``raw`` as a dict; CSV values stay the strings in the file."""
+) -> Generator[dict[str, Any], None, None]:
+    """Yield every record of ``raw`` as a dict; CSV values stay the strings in the file.
+
+    Closing the generator early closes what it opened (a zip member's spool file).
+    """
     yield from flatten(
         iter_record_batches(
             raw,

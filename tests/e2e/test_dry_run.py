@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from typing import Any
 
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.instants import parse_instant
+from tap_exports.providers.base import Provider
 from tap_exports.providers.registry import PROVIDERS
 from tap_exports.tap import TapExports
 from tests.support import run_cli, sync
 
 
-def configured(config):
+def configured(config: dict[str, Any]) -> list[Provider[Any]]:
     return [provider for provider in PROVIDERS if provider.configured(config)]
 
 

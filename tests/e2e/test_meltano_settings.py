@@ -39,7 +39,8 @@ def about() -> dict[str, Any]:
         check=True,
         timeout=60,
     )
-    return json.loads(result.stdout)
+    about: dict[str, Any] = json.loads(result.stdout)
+    return about
 
 
 def meltano_kind(schema: dict[str, Any]) -> str | None:
@@ -77,7 +78,8 @@ def tap_about() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def extractor() -> dict[str, Any]:
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    (plugin,) = (p for p in project["plugins"]["extractors"] if p["name"] == "tap-exports")
+    plugins: list[dict[str, Any]] = project["plugins"]["extractors"]
+    (plugin,) = (p for p in plugins if p["name"] == "tap-exports")
     return plugin
 
 

@@ -6,6 +6,7 @@ import gzip
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +18,7 @@ from tests.support import run_cli, sync
 BOUNCES = "/v3/mg.example.com/bounces"
 
 
-def read_manifest(url: str) -> list[dict]:
+def read_manifest(url: str) -> list[dict[str, Any]]:
     path = Path(urlsplit(url).path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as handle:

@@ -35,7 +35,7 @@ def bookmarks(result: SyncResult) -> dict[str, Any]:
     }
 
 
-def catalog_with(config: dict, deselect: dict[str, list[str]]) -> dict:
+def catalog_with(config: dict[str, Any], deselect: dict[str, list[str]]) -> dict[str, Any]:
     catalog = TapExports(config=config).catalog_dict
     catalog = copy.deepcopy(catalog)
     for entry in catalog["streams"]:
@@ -70,7 +70,7 @@ def catalog_with(config: dict, deselect: dict[str, list[str]]) -> dict:
     ],
 )
 def test_bulk_writer_matches_the_sdk_path(
-    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, extra: dict
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, extra: dict[str, Any]
 ):
     # Mailgun only: other providers list earlier exports, so two runs would differ.
     config = {

@@ -66,7 +66,7 @@ class FakeClockPool(ExportPool):
         self.clock.advance(seconds)
 
 
-@dataclass(frozen=True)
+@dataclass
 class MemorySource:
     """An export file held in memory."""
 

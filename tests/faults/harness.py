@@ -282,7 +282,7 @@ class Scenario:
         self.catalog = catalog_selecting(self.config, profile.stream)
         stream = TapExports(config=self.config).streams[profile.stream]
         #: Sources (SDK partitions) the stream reads, each with its own export.
-        self.sources = len(stream.partitions or [None])
+        self.sources = len(stream.partitions) if stream.partitions else 1
         self.outcomes: list[Outcome] = []
 
     @property

@@ -18,7 +18,7 @@ from tap_exports.errors import DownloadError
 from tap_exports.io.decode import FileFormat, iter_records
 from tap_exports.io.http import HttpSource
 from tap_exports.io.s3 import S3Source, make_s3_client
-from tests.io.test_s3 import CutOnce
+from tests.io.test_s3 import CutOnce, as_client
 
 ROWS = 100
 
@@ -87,7 +87,7 @@ def test_a_file_that_changed_before_the_resume_is_never_spliced(
 class OverwrittenOnCut(CutOnce):
     """The first body dies after ten rows; the object is replaced before the resume."""
 
-    def get_object(self, **kwargs: Any) -> Any:
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
         if len(self.calls) == 1:
             self._client.put_object(Bucket="exports", Key="export.csv", Body=NEW)
         return super().get_object(**kwargs)
@@ -103,7 +103,11 @@ def test_an_object_that_changed_before_the_resume_is_never_spliced():
         client.put_object(Bucket="exports", Key="export.csv", Body=OLD)
         cutting = OverwrittenOnCut(client, cut_at=CUT)
         source = S3Source(
-            cutting, "exports", "export.csv", name="connect export 7", sleep=lambda _: None
+            as_client(cutting),
+            "exports",
+            "export.csv",
+            name="connect export 7",
+            sleep=lambda _: None,
         )
         rows: list[dict[str, Any]] = []
         with (

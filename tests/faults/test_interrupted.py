@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tap_exports.io.decode import BATCH_ROWS
+from tap_exports.io.rows import BATCH_ROWS
 from tap_exports_sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import (
@@ -49,7 +49,7 @@ def _rows_checkpointed(stream: str) -> Callable[[Message], bool]:
     return matches
 
 
-def _rerun_and_judge(run, verdict, fault: str) -> Verdict:
+def _rerun_and_judge(run: Scenario, verdict: Callable[..., Verdict], fault: str) -> Verdict:
     stopped = run.outcomes[-1]
     in_flight = exports_of(run.state or {}, run.stream)
     assert in_flight, "the stopped run left no export in state"

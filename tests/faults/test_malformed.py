@@ -104,6 +104,6 @@ def test_a_truncated_gzip_is_never_read_as_complete(good: bytes):
                     io.BytesIO(whole[: len(whole) // 2]),
                     fmt=fmt,
                     source_name="f",
-                    on_bad_row=on_bad_row,  # type: ignore[arg-type]
+                    on_bad_row=on_bad_row,
                 )
             )

@@ -13,10 +13,11 @@ import pytest
 
 from tap_exports.errors import ProviderError
 from tap_exports_sandbox import Fault
+from tap_exports_sandbox.faults import JsonBody
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import PROFILES, exports_of
 
-ODD = {
+ODD: dict[str, JsonBody] = {
     "an HTML page": "<!doctype html><html><body>Gateway login</body></html>",
     "an empty body": "",
     "a JSON list": ["complete"],

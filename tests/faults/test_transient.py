@@ -136,8 +136,9 @@ def test_transient_fault_is_survived(
     fault = case.fault(profile)
     assert fault is not None
     where = {"create": profile.create, "poll": profile.poll, "link": profile.link}
-    target = profile.file if case.role == "file" else (profile.name, where[case.role])
-    run.sandbox.faults.add(*target, fault, times=case.times)
+    provider, operation = profile.file if case.role == "file" else (profile.name, where[case.role])
+    assert operation is not None
+    run.sandbox.faults.add(provider, operation, fault, times=case.times)
 
     outcome = run.run()
 

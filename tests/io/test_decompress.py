@@ -6,6 +6,7 @@ import gzip
 import io
 import tempfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -105,9 +106,9 @@ def test_broken_zip_is_a_data_error(decode):
 
 
 def test_private_tempdir_is_owner_only_and_removed_after_error():
-    seen = []
+    seen: list[tuple[Path, int]] = []
 
-    def use_and_fail():
+    def use_and_fail() -> None:
         with private_tempdir() as path:
             seen.append((path, path.stat().st_mode & 0o777))
             (path / "spool").write_bytes(b"x")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ class _ShortFile:
         self._left = limit
 
     def read(self, size: int = -1) -> bytes:
-        data = self._file.read(min(size, self._left) if size >= 0 else self._left)
+        data: bytes = self._file.read(min(size, self._left) if size >= 0 else self._left)
         self._left -= len(data)
         return data
 
@@ -49,13 +50,13 @@ class FtpServerThread:
         authorizer.add_user("emarsys", PASSWORD, str(root), perm="elr")
         server_side = self
 
-        class CuttingFS(AbstractedFS):
+        class CuttingFS(AbstractedFS):  # type: ignore[misc]  # pyftpdlib has no type hints
             def open(self, filename, mode):
                 file = super().open(filename, mode)
                 limit = server_side.cuts.pop(Path(filename).name, None)
                 return file if limit is None else _ShortFile(file, limit)
 
-        class Handler(FTPHandler):
+        class Handler(FTPHandler):  # type: ignore[misc]  # pyftpdlib has no type hints
             use_sendfile = False
             auth_failed_timeout = 0
             abstracted_fs = CuttingFS
@@ -93,7 +94,7 @@ def ftp_server(tmp_path):
 
 
 def _source(server, filename="responses_17.csv", **kwargs) -> FtpSource:
-    options = {"name": "emarsys responses", "timeout": 10, "sleep": lambda _: None}
+    options: dict[str, Any] = {"name": "emarsys responses", "timeout": 10, "sleep": lambda _: None}
     return FtpSource(
         "127.0.0.1", server.port, "emarsys", PASSWORD, "exports", filename, **(options | kwargs)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from typing import IO, cast
 
 import pytest
 
@@ -36,7 +37,7 @@ class FullDisk(io.RawIOBase):
 
 
 def test_a_failed_write_is_raised_to_the_writer():
-    writer = ThreadedGzipWriter(FullDisk(), level=1)
+    writer = ThreadedGzipWriter(cast("IO[bytes]", FullDisk()), level=1)
     writer.write(b"x" * 100_000)
 
     with pytest.raises(OSError, match="No space left"):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import requests
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tap_exports.errors import DownloadError
@@ -23,7 +26,14 @@ def _cut(data: bytes, announced: int) -> Response:
 class FileServer:
     """Serves DATA at one path with scripted misbehaviour, and records the requests."""
 
-    def __init__(self, httpserver, *, cut_first_at=None, honour_range=True, statuses=()):
+    def __init__(
+        self,
+        httpserver: HTTPServer,
+        *,
+        cut_first_at: int | None = None,
+        honour_range: bool = True,
+        statuses: Sequence[int] = (),
+    ) -> None:
         self.requests: list[Request] = []
         self._cut_first_at = cut_first_at
         self._honour_range = honour_range
@@ -32,7 +42,7 @@ class FileServer:
         self.url = httpserver.url_for(SIGNED)
 
     @property
-    def ranges(self):
+    def ranges(self) -> list[str | None]:
         return [r.headers.get("Range") for r in self.requests]
 
     def _respond(self, request: Request) -> Response:

@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import tracemalloc
+from typing import BinaryIO, cast
 
 import pytest
 from typing_extensions import override
@@ -152,7 +153,9 @@ def _peak_while_reading(elements: int) -> int:
     try:
         count = 0
         for record in iter_records(
-            _GeneratedArray(elements), fmt=FileFormat.JSON, source_name="big.json"
+            cast("BinaryIO", _GeneratedArray(elements)),
+            fmt=FileFormat.JSON,
+            source_name="big.json",
         ):
             count += record["id"] == count
         _, peak = tracemalloc.get_traced_memory()

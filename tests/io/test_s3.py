@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 import botocore.exceptions
 import pytest
 from moto.server import ThreadedMotoServer
 
 from tap_exports.errors import DownloadError
 from tap_exports.io.s3 import S3Source, make_s3_client, parse_s3_path
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 DATA = b"".join(b'{"event": "open", "n": %d}\n' % i for i in range(40_000))
 
@@ -31,17 +36,22 @@ def client(s3_endpoint):
     return s3
 
 
+def as_client(fake: CutOnce) -> S3Client:
+    """A fake that answers the calls S3Source makes, in place of a boto3 client."""
+    return cast("S3Client", fake)
+
+
 class CutOnce:
     """Delegates to a real client; the first body dies mid-stream like a dropped link."""
 
     def __init__(self, client, cut_at: int) -> None:
         self._client = client
         self._cut_at = cut_at
-        self.calls: list[dict] = []
+        self.calls: list[dict[str, Any]] = []
 
-    def get_object(self, **kwargs):
+    def get_object(self, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(kwargs)
-        response = self._client.get_object(**kwargs)
+        response: dict[str, Any] = self._client.get_object(**kwargs)
         if len(self.calls) == 1:
             response["Body"] = _DyingBody(response["Body"], self._cut_at)
         return response
@@ -55,7 +65,7 @@ class _DyingBody:
     def read(self, size: int) -> bytes:
         if not self._budget:
             raise botocore.exceptions.ResponseStreamingError(error="connection reset")
-        data = self._body.read(min(size, self._budget))
+        data: bytes = self._body.read(min(size, self._budget))
         self._budget -= len(data)
         return data
 
@@ -75,7 +85,9 @@ def test_full_read(client):
 
 def test_cut_stream_resumed_with_range(client):
     cutting = CutOnce(client, cut_at=70_001)
-    source = S3Source(cutting, "exports", "connect/abc.json", name="x", sleep=lambda _: None)
+    source = S3Source(
+        as_client(cutting), "exports", "connect/abc.json", name="x", sleep=lambda _: None
+    )
     assert _download(source) == DATA
     assert [call.get("Range") for call in cutting.calls] == [None, "bytes=70001-"]
 

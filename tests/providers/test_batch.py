@@ -35,6 +35,7 @@ from tap_exports_sandbox import Fault, Sandbox, StatusDelays
 from tap_exports_sandbox.batch.data import PROFILE_ATTRIBUTES, installation_ids
 from tap_exports_sandbox.batch.emulator import BatchEmulator, EmulatedExport
 from tap_exports_sandbox.batch.options import BatchOptions
+from tests.conftest import SandboxFactory
 
 TAP = Path(sys.executable).with_name("tap-exports")
 DOWNLOAD_ROUTE = "GET /batch/2.11/exports/download"
@@ -68,7 +69,9 @@ class Run:
 
     @property
     def state(self) -> dict[str, Any]:
-        states = [message["value"] for message in self.messages if message["type"] == "STATE"]
+        states: list[dict[str, Any]] = [
+            message["value"] for message in self.messages if message["type"] == "STATE"
+        ]
         return states[-1]
 
     def bookmark(self, stream: str) -> dict[str, Any]:
@@ -254,7 +257,7 @@ def run_cli(tmp_path: Path, config: dict[str, Any], state: dict[str, Any] | None
 
 
 @pytest.fixture
-def live_sandbox(sandbox_factory) -> Sandbox:
+def live_sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
     """Four events a second, from 12 minutes ago into the next minutes."""
     epoch = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=12)
     return sandbox_factory(epoch=epoch, row_step_seconds=0.25, rows={"batch/events": 4000})

@@ -16,7 +16,7 @@ from tap_exports_sandbox import Sandbox, SandboxConfig
 from tap_exports_sandbox.connect.emulator import ConnectEmulator
 from tap_exports_sandbox.connect.events import ConnectOptions
 from tap_exports_sandbox.faults import Fault
-from tests.conftest import FAST_DELAYS
+from tests.conftest import FAST_DELAYS, SandboxFactory
 from tests.support import SyncResult, bookmark, run_cli, sync
 
 S3_SETTINGS = ("s3_path", "s3_access_key_id", "s3_secret_access_key", "s3_endpoint_url")
@@ -45,7 +45,7 @@ def records(result: SyncResult) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def large(sandbox_factory) -> Sandbox:
+def large(sandbox_factory: SandboxFactory) -> Sandbox:
     """purchases holds more events than Connect answers inline; pageviews fits."""
     return sandbox_factory(
         SandboxConfig(delays=FAST_DELAYS),

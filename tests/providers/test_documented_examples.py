@@ -145,7 +145,7 @@ def test_batch_event_names_are_the_documented_ones_in_tap_and_sandbox():
 
 
 def test_batch_view_example_is_a_finished_export_with_its_part_and_url(httpserver: HTTPServer):
-    export_id = BATCH_VIEW["id"]
+    export_id = str(BATCH_VIEW["id"])
     httpserver.expect_request("/exports/view", query_string={"id": export_id}).respond_with_json(
         BATCH_VIEW
     )

@@ -24,6 +24,7 @@ from tap_exports_sandbox.emarsys.data import FIELDS, contact_value
 from tap_exports_sandbox.emarsys.emulator import EmarsysEmulator
 from tap_exports_sandbox.emarsys.options import EmarsysOptions
 from tap_exports_sandbox.faults import Fault
+from tests.conftest import SandboxFactory
 from tests.support import SyncResult, run_cli, sync
 
 STREAMS = ("emarsys_responses", "emarsys_registrations", "emarsys_contact_changes")
@@ -35,7 +36,7 @@ PATHS = {
 }
 
 
-def emarsys_sandbox(sandbox_factory, **options: Any) -> Sandbox:
+def emarsys_sandbox(sandbox_factory: SandboxFactory, **options: Any) -> Sandbox:
     return sandbox_factory(emarsys=EmarsysOptions(**options))
 
 
@@ -58,7 +59,7 @@ def expected(sandbox: Sandbox, stream: str, stop: int | None = None) -> list[dic
     return [
         {
             "user_id": row["user_id"],
-            **{names[f]: contact_value(seed, int(row["user_id"]), f) for f in fields},
+            **{names[f]: contact_value(seed, int(str(row["user_id"])), f) for f in fields},
             **{key: value for key, value in row.items() if key != "user_id"},
         }
         for row in dataset.rows(0, stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,11 +13,16 @@ import requests
 from pytest_httpserver import HTTPServer
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_exports.engine.adapter import Row
 from tap_exports.engine.job import Window
+from tap_exports.engine.reading import FileReader
 from tap_exports.errors import ProviderError
+from tap_exports.io.chunks import MAX_ROW_BYTES, strip_bom
+from tap_exports.io.csvrows import FirstLine, read_first_line
+from tap_exports.io.decompress import DecompressionLimits
 from tap_exports.providers.emarsys.client import WsseAuth, password_digest
 from tap_exports.providers.emarsys.columns import Column, ColumnMap
-from tap_exports.providers.emarsys.delivery import csv_target
+from tap_exports.providers.emarsys.delivery import OpenedFile, csv_file
 from tap_exports.providers.emarsys.kinds import CONTACT_CHANGES, RESPONSES, parse_local_time
 from tap_exports.tap import TapExports
 
@@ -99,14 +105,20 @@ def test_local_timestamps_become_utc():
 )
 def test_the_header_line_tells_the_delimiter(line, delimiter):
     columns = ColumnMap("s", "1", (Column("user_id", "user_id"), Column("name", "First Name")))
-    columns.learn_line(line)
+    columns.learn_line(first_line(line))
     assert (columns.delimiter, set(columns.fields.values())) == (delimiter, {"user_id", "name"})
 
 
 def test_a_header_name_holding_the_other_delimiter_is_split_where_it_matches():
     columns = ColumnMap("s", "1", (Column("user_id", "user_id"), Column("w", "Week, number")))
-    columns.learn_line(b"user_id;Week, number\n")
+    columns.learn_line(first_line(b"user_id;Week, number\n"))
     assert columns.delimiter == ";"
+
+
+def first_line(data: bytes) -> FirstLine:
+    line, _ = read_first_line(strip_bom([data]), "f")
+    assert line is not None
+    return line
 
 
 LAYOUT = (Column("user_id", "user_id"), Column("first_name", "First Name"))
@@ -116,32 +128,33 @@ def column_map(*extra: Column) -> ColumnMap:
     return ColumnMap("emarsys_registrations", "42", (*LAYOUT, *extra))
 
 
-def test_a_file_with_only_a_header_or_nothing_has_no_target():
+def rows_of(content: bytes, columns: ColumnMap) -> list[Row]:
+    """The rows of one file as the engine reads it, keyed by field."""
+    reader = FileReader("Emarsys", "s", DecompressionLimits(), MAX_ROW_BYTES, "fail")
+    target = csv_file(OpenedFile("f", io.BytesIO(content)), columns, columns.rename)
+    return [row for batch in reader.batches(target) for row in batch]
+
+
+def test_a_file_with_only_a_header_or_nothing_has_no_rows():
     for content in (b"", b"user_id;First Name\r\n"):
-        assert csv_target(io.BytesIO(content), "f", column_map(), dict) is None
+        assert rows_of(content, column_map()) == []
 
 
 def test_a_page_without_header_is_read_with_the_names_of_the_first_page():
     columns = column_map()
-    first = csv_target(io.BytesIO(b"First Name;user_id\r\nAnna;7\r\n"), "f", columns, dict)
-    assert first is not None
-    assert (first.csv.has_header, first.csv.delimiter) == (True, ";")
-    repeated = csv_target(io.BytesIO(b"First Name;user_id\r\nCleo;9\r\n"), "h", columns, dict)
-    assert repeated is not None
-    assert repeated.csv.has_header
-    later = csv_target(io.BytesIO(b"Ben;8\r\n"), "g", columns, dict)
-    assert later is not None
-    assert (later.csv.has_header, later.csv.fieldnames) == (False, ("First Name", "user_id"))
-    assert later.source.open().read() == b"Ben;8\r\n"
-    assert columns.rename({"First Name": "Ben", "user_id": "8"}) == {
-        "first_name": "Ben",
-        "user_id": "8",
-    }
+    assert rows_of(b"First Name;user_id\r\nAnna;7\r\n", columns) == [
+        {"first_name": "Anna", "user_id": "7"}
+    ]
+    assert (columns.delimiter, columns.header) == (";", ("First Name", "user_id"))
+    assert rows_of(b"First Name;user_id\r\nCleo;9\r\n", columns) == [
+        {"first_name": "Cleo", "user_id": "9"}
+    ]
+    assert rows_of(b"Ben;8\r\n", columns) == [{"first_name": "Ben", "user_id": "8"}]
 
 
 def test_a_file_without_any_header_is_refused_naming_the_columns_expected():
     with pytest.raises(ProviderError, match="expected the columns user_id, First Name"):
-        csv_target(io.BytesIO(b"7;Anna\r\n"), "f", column_map(), dict)
+        rows_of(b"7;Anna\r\n", column_map())
 
 
 def test_header_names_match_without_case_or_spacing_and_one_unnamed_column_is_left_over():
@@ -172,7 +185,7 @@ def test_a_header_that_does_not_match_names_expected_and_found(header):
     assert "Emarsys, stream emarsys_registrations, export 42" in str(error.value)
 
 
-def emarsys_config(server: HTTPServer, **settings) -> dict:
+def emarsys_config(server: HTTPServer, **settings: Any) -> dict[str, Any]:
     base = {"username": "u", "secret": "s3cr3t-value", "base_url": server.url_for("/api/v2")}
     return {"emarsys": {**base, **settings}}
 

@@ -23,7 +23,7 @@ from tap_exports_sandbox.packagex.options import PACKAGEX_RESOURCES, PackageXOpt
 from tests.conftest import FAST_DELAYS, SandboxFactory
 from tests.support import bookmark, run_cli, sync
 
-SMALL = {"default_rows": 200}
+SMALL: dict[str, Any] = {"default_rows": 200}
 
 
 def config_for(sandbox: Sandbox, *resources: str, **settings: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import csv
 import io
 import json
@@ -62,7 +63,7 @@ class MailgunClient:
         return response.headers["Location"]
 
     @staticmethod
-    def fetch_rows(link: str, **dialect: Any) -> list[dict[str, str]]:
+    def fetch_rows(link: str, **dialect: Any) -> builtins.list[dict[str, str]]:
         """Download a file without credentials and parse it the way a careful tap does."""
         response = requests.get(link, timeout=30)
         response.raise_for_status()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as dt
 import gzip
 import json
@@ -70,7 +71,7 @@ class BatchClient:
 
     def wait_until_done(self, export_id: str) -> dict[str, Any]:
         """Poll until the export leaves CREATED/PENDING/RUNNING; returns its view."""
-        seen = []
+        seen: builtins.list[str] = []
         deadline = time.monotonic() + _WAIT_SECONDS
         while time.monotonic() < deadline:
             export = self.view(export_id).json()
@@ -83,7 +84,7 @@ class BatchClient:
             time.sleep(0.02)
         pytest.fail(f"export {export_id} did not finish within {_WAIT_SECONDS} s")
 
-    def lines(self, file_id: str) -> list[dict[str, Any]]:
+    def lines(self, file_id: str) -> builtins.list[dict[str, Any]]:
         """One part's rows, fetched from its link without the Batch headers."""
         answer = self.download(file_id)
         assert answer.status_code == 307

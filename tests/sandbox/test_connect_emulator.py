@@ -14,6 +14,7 @@ from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.connect.emulator import ConnectEmulator
 from tap_exports_sandbox.connect.events import ConnectOptions, event_time
 from tap_exports_sandbox.faults import Fault
+from tests.conftest import SandboxFactory
 
 WAIT_SECONDS = 10.0
 
@@ -55,7 +56,7 @@ class ConnectClient:
 
 
 @pytest.fixture
-def connect_sandbox(sandbox_factory) -> Sandbox:
+def connect_sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
     return sandbox_factory(
         connect=ConnectOptions(inline_limit=50),
         rows={"connect/purchases": 120, "connect/pageviews": 30},

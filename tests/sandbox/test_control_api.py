@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import requests
 
@@ -12,7 +13,7 @@ from tap_exports_sandbox import Fault, Sandbox
 BOUNCES = "/v3/mg.example.com/bounces"
 
 
-def control(sandbox: Sandbox, method: str, path: str, **kwargs: object) -> requests.Response:
+def control(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> requests.Response:
     return requests.request(method, f"{sandbox.base_url}/_sandbox/{path}", timeout=10, **kwargs)
 
 

@@ -65,7 +65,7 @@ def create(sandbox: Sandbox, path: str = "/contact/getregistrations", **body: An
 
 def wait_for(sandbox: Sandbox, export_id: int, word: str) -> dict[str, Any]:
     for _ in range(200):
-        data = call(sandbox, "GET", f"/export/{export_id}").json()["data"]
+        data: dict[str, Any] = call(sandbox, "GET", f"/export/{export_id}").json()["data"]
         if data["status"] == word:
             return data
         time.sleep(0.02)

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tap_exports_sandbox import CsvFormat, Fault, MailgunOptions, Sandbox, StatusDelays
+from tap_exports_sandbox.data import Value
 from tap_exports_sandbox.mailgun.emulator import MailgunEmulator
 
 BOUNCES = "/v3/mg.example.com/bounces"
@@ -20,7 +21,7 @@ def slow_mailgun(sandbox_factory, mailgun_client):
     return mailgun_client(sandbox_factory(delays=SLOW_DELAYS))
 
 
-def truth(sandbox: Sandbox, url: str) -> list[dict[str, object]]:
+def truth(sandbox: Sandbox, url: str) -> list[dict[str, Value]]:
     return list(sandbox.datasets[f"mailgun/{url}"].rows())
 
 
@@ -51,7 +52,7 @@ def test_create_poll_list_and_download_serve_the_exact_list(sandbox, mailgun):
 
 def test_status_goes_through_processing(slow_mailgun):
     export_id = slow_mailgun.create("/v3/domains").json()["id"]
-    seen = []
+    seen: list[str] = []
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and (not seen or seen[-1] != "complete"):
         status = slow_mailgun.get(export_id).json()["status"]

@@ -15,6 +15,7 @@ import pytest
 from tap_exports.errors import ProviderError
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.emarsys.options import EmarsysOptions
+from tests.conftest import SandboxFactory
 from tests.support import sync
 
 OTHER_HOST = "127.0.0.2"
@@ -57,7 +58,7 @@ class Listener:
 
 
 @pytest.fixture
-def sandbox(sandbox_factory) -> Sandbox:
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
     options = EmarsysOptions(distribution_method="ftp", reported_ftp_host=OTHER_HOST)
     return sandbox_factory(emarsys=options)
 

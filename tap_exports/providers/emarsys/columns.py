@@ -6,30 +6,24 @@ and maps each name onto a stable field: ``user_id``, each contact field's Englis
 (``GET /field/translate/en``) and the documented names of the other columns. A column
 whose name no document gives (the registration time) is the one column left over. A
 header that does not match fails the run, naming what was expected and what was found,
-instead of loading one column's values into another.
+instead of loading one column's values into another. Emarsys writes ``,`` or ``;``: the
+file's delimiter is the one under which its header matches.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tap_exports.engine.adapter import Row
 from tap_exports.errors import LayoutError
+from tap_exports.io.csvrows import CsvLayout, FirstLine
 from tap_exports.providers.emarsys.client import EmarsysApi
 
 #: The language the tap asks Emarsys to name a file's columns in.
 LANGUAGE = "en"
 #: The delimiters Emarsys writes.
 DELIMITERS = (",", ";")
-
-
-def split_line(line: bytes, delimiter: str) -> list[str]:
-    """The cells of one CSV line."""
-    text = line.removeprefix(codecs.BOM_UTF8).decode("utf-8", "replace").rstrip("\r\n")
-    return next(csv.reader([text], delimiter=delimiter), [])
 
 
 def english_names(api: EmarsysApi, fields: Sequence[int]) -> tuple[str, ...]:
@@ -93,11 +87,23 @@ class ColumnMap:
         self.header = found
         self._fields = {name: str(field) for name, field in fields.items()}
 
-    def learn_line(self, line: bytes) -> None:
+    def layout(self, line: FirstLine) -> CsvLayout:
+        """A file's layout from its first line.
+
+        The export's first file must start with its header row, which is checked against
+        the export's columns before any row is read; a later page may repeat it or not.
+        """
+        if self.header is None:
+            self.learn_line(line)
+        if tuple(line.cells(self.delimiter)) == self.header:
+            return CsvLayout(self.delimiter)
+        return CsvLayout(self.delimiter, fieldnames=self.header)
+
+    def learn_line(self, line: FirstLine) -> None:
         """Learn a CSV header line and its delimiter: the one under which it matches."""
         failures: list[tuple[int, LayoutError]] = []
         for delimiter in DELIMITERS:
-            names = split_line(line, delimiter)
+            names = line.cells(delimiter)
             try:
                 self.learn(names)
             except LayoutError as exc:
@@ -107,10 +113,6 @@ class ColumnMap:
             return
         # The reading that splits the line into more names shows the clearer mismatch.
         raise max(failures, key=lambda failure: failure[0])[1]
-
-    def is_header(self, line: bytes) -> bool:
-        """Whether ``line`` repeats the header row learned (a later page's own header)."""
-        return self.header is not None and tuple(split_line(line, self.delimiter)) == self.header
 
     def rename(self, row: Row) -> Row:
         """A row keyed by header names, keyed by fields."""

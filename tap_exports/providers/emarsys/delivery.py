@@ -4,6 +4,7 @@ Emarsys writes CSV with ``,`` or ``;``, with a header row when asked (the tap al
 asks, in English). The export's first file starts with it; its names find the columns
 and the delimiter under which it matches is the file's (:mod:`.columns`). Whether
 later pages of ``/data`` repeat it is undocumented: a page is read with or without it.
+The engine reads every file; each one's first line tells its layout (:meth:`ColumnMap.layout`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
-from typing_extensions import override
-
-from tap_exports.engine.adapter import CountingTransform, DownloadTarget, RowTransform
+from tap_exports.engine.adapter import CountingTransform, DownloadTarget, Row, RowTransform
 from tap_exports.engine.http import segment
 from tap_exports.errors import ExportGoneError, ProviderError
 from tap_exports.io.decode import CsvOptions, FileFormat
+from tap_exports.io.fetch import ByteSource
 from tap_exports.io.ftp import FtpSource, file_names
 from tap_exports.io.http import RETRY_ON, discard
 from tap_exports.io.resumable import Opened, open_resumable
@@ -39,35 +39,6 @@ FILE_GONE = frozenset({4003, 4006, 10001})
 IN_PROGRESS = 4005
 #: Pages of one export; with the largest page size this is far beyond any real export.
 MAX_PAGES = 100_000
-MAX_FIRST_LINE = 1 << 20
-
-
-class _Replay(io.RawIOBase):
-    """A stream whose first bytes were already read, to look at them, served again."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        super().__init__()
-        self._head = head
-        self._rest = rest
-
-    @override
-    def readable(self) -> bool:
-        return True
-
-    @override
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if self._head:
-            data, self._head = self._head[: len(view)], self._head[len(view) :]
-        else:
-            data = self._rest.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-    @override
-    def close(self) -> None:
-        self._rest.close()
-        super().close()
 
 
 @dataclass
@@ -82,34 +53,12 @@ class OpenedFile:
         return self.stream
 
 
-def csv_target(
-    stream: BinaryIO, name: str, columns: ColumnMap, transform: RowTransform
-) -> DownloadTarget | None:
-    """The CSV file ``stream`` as a download target; None (and closed) when it has no data row.
-
-    The export's first file must start with its header row, which is checked against
-    the export's columns before any row is read; a later page may repeat it or not.
-    """
-    try:
-        head = stream.readline(MAX_FIRST_LINE)
-        if head and columns.header is None:
-            columns.learn_line(head)
-        has_header = columns.is_header(head)
-        ahead = stream.read(1) if has_header else b""
-    except BaseException:
-        stream.close()
-        raise
-    if not head or (has_header and not ahead):
-        stream.close()
-        return None
+def csv_file(source: ByteSource, columns: ColumnMap, transform: RowTransform) -> DownloadTarget:
+    """A CSV file of the export, its delimiter and header told by its first line."""
     return DownloadTarget(
-        source=OpenedFile(name, io.BufferedReader(_Replay(head + ahead, stream))),
+        source=source,
         format=FileFormat.CSV,
-        csv=CsvOptions(
-            delimiter=columns.delimiter,
-            has_header=has_header,
-            fieldnames=None if has_header else columns.header,
-        ),
+        csv=CsvOptions(layout=columns.layout),
         transform=transform,
     )
 
@@ -158,7 +107,7 @@ def ftp_file(
     detail: dict[str, Any],
     columns: ColumnMap,
     transform: RowTransform,
-) -> DownloadTarget | None:
+) -> DownloadTarget:
     """The file Emarsys uploaded, named by the finished export's status.
 
     The FTP login goes only to the configured host: a status (or a state) naming
@@ -185,7 +134,7 @@ def ftp_file(
         ca_file=settings.ca_file,
         name=f"Emarsys export {export_id} ({filename} on FTP)",
     )
-    return csv_target(source.open(), source.name, columns, transform)
+    return csv_file(source, columns, transform)
 
 
 def _host_key(host: str) -> str:
@@ -216,30 +165,39 @@ class DataPages:
         self.transform = transform
 
     def __iter__(self) -> Iterator[DownloadTarget]:
-        """Each page in turn; only the last one may hold fewer than ``page_size`` rows.
+        """Each page in turn, until one without rows; only the last may hold fewer than
+        ``page_size``.
 
         Pages are asked for by offset, so a page cut short (a body without a length
-        that ends at a line end) followed by another would silently lose rows.
+        that ends at a line end) followed by another would silently lose rows: the
+        first row of the page after a short one fails the run, before any is emitted.
         """
         previous: CountingTransform | None = None
         for number in range(MAX_PAGES):
+            if previous is not None and not previous.count:
+                return
             offset = number * self.page_size
             target = self._page(offset)
             if target is None:
                 return
+            transform = target.transform
             if previous is not None and previous.count < self.page_size:
-                raise ProviderError(
-                    "Emarsys",
-                    f"the page of rows from {offset - self.page_size + 1} held "
-                    f"{previous.count} rows of {self.page_size}, yet more pages follow: it "
-                    "was cut short",
-                    export_id=self.export_id,
-                    hint="run again: the rows already loaded are skipped",
-                )
-            previous = CountingTransform(target.transform)
+                transform = partial(self._cut_short, offset - self.page_size, previous.count)
+            previous = CountingTransform(transform)
             yield dataclasses.replace(target, transform=previous)
         raise ProviderError(
             "Emarsys", f"more than {MAX_PAGES} pages of data", export_id=self.export_id
+        )
+
+    def _cut_short(self, offset: int, count: int, row: Row) -> NoReturn:
+        """Refuses the rows of the page after the short one at ``offset``."""
+        del row
+        raise ProviderError(
+            "Emarsys",
+            f"the page of rows from {offset + 1} held {count} rows of {self.page_size}, yet "
+            "more pages follow: it was cut short",
+            export_id=self.export_id,
+            hint="run again: the rows already loaded are skipped",
         )
 
     def _get(self, offset: int) -> requests.Response:
@@ -275,7 +233,7 @@ class DataPages:
             return Opened(read=read, close=page.close, total=int(length) if plain else None)
 
         stream = open_resumable(open_at, name=name, retry_on=RETRY_ON)
-        return csv_target(stream, name, self.columns, self.transform)
+        return csv_file(OpenedFile(name, stream), self.columns, self.transform)
 
     def _json_page(self, rows: Any, name: str) -> DownloadTarget | None:
         if not isinstance(rows, list):

@@ -207,9 +207,7 @@ class EmarsysExport(ExportAdapter):
                     "the export was delivered by FTP but emarsys.ftp is no longer set",
                     export_id=job.export_id,
                 )
-            target = ftp_file(self.settings.ftp, job.export_id, dict(job.detail), columns, read)
-            if target is not None:
-                yield target
+            yield ftp_file(self.settings.ftp, job.export_id, dict(job.detail), columns, read)
             return
         yield from DataPages(self.api, job.export_id, self.settings.page_size, columns, read)
 
