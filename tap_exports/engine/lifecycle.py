@@ -102,7 +102,8 @@ def _poll(
         if remaining <= 0:
             raise ExportTimeoutError(
                 adapter.provider,
-                f"still {job.status.value} after {elapsed:.0f} s",
+                f"still {job.status.value} after {elapsed:.0f} s "
+                f"(export_timeout_seconds: {timing.timeout_seconds:g})",
                 export_id=job.export_id,
                 stream=stream,
                 hint="raise export_timeout_seconds; the export id is kept in state, "

@@ -60,7 +60,8 @@ def test_an_export_that_never_finishes_times_out_and_is_resumed_later(
     running = Fault.status_word(profile.running_word)
     run.sandbox.faults.add(profile.name, profile.poll, running, times=None)
     stuck = run.run_cli(export_timeout_seconds=1)
-    _failed_clearly(stuck, run, "after 1 s", "raise export_timeout_seconds")
+    # How long past the limit the last poll ends depends on the machine, not the tap.
+    _failed_clearly(stuck, run, "(export_timeout_seconds: 1)", "raise export_timeout_seconds")
     kept = exports_of(run.state or {}, run.stream)
     assert kept, "the export id must stay in state"
     run.sandbox.faults.clear()
