@@ -157,8 +157,8 @@ class TapExports(ExportTapHooks):
         wanted = [stream for stream in bulk if stream.wanted]
         for stream in wanted:
             stream.prepare()
-        for stream in wanted:
-            stream.prepare_ahead()
+        self.runtime.ahead.extend(stream.prepare_ahead for stream in wanted)
+        self.runtime.look_ahead()
 
     @override
     def after_sync(self) -> None:

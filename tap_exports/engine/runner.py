@@ -170,7 +170,7 @@ class ExportRunner:
                     slots.popleft()
                     continue
             self._start(slot)
-            self.look_ahead()
+            self._top_up()
             yield from self._run_export(slot)
             slots.popleft()
 
@@ -183,6 +183,11 @@ class ExportRunner:
         elif slot.resumed:
             self._log_resume(slot.job)
         slot.wait = self.runtime.pool.submit(functools.partial(self._wait, slot.job))
+
+    def _top_up(self) -> None:
+        """Exports of later windows, of every stream of the run (or of this source alone)."""
+        if not self.runtime.look_ahead():
+            self.look_ahead()
 
     def look_ahead(self) -> None:
         """Create the exports of the next windows while the run has room for them.
@@ -252,7 +257,7 @@ class ExportRunner:
         if slot.wait is None:
             msg = "a window's export is awaited only once its wait has started"
             raise AssertionError(msg)
-        done = self.runtime.pool.result(slot.wait, between=self.look_ahead)
+        done = self.runtime.pool.result(slot.wait, between=self._top_up)
         if done.status is ExportStatus.FAILED:
             # A failed export cannot be resumed: forget it, so the next run creates a new one.
             self.state.forget(done.window)
