@@ -127,7 +127,7 @@ class ExportRunner:
             if window.end is not None and window.end <= until
         ]
         covered = windows[-1].end if windows else cursor
-        if covered is None or covered < until:
+        if covered is not None and covered < until:
             windows.append(Window(covered, until))
         return windows
 
