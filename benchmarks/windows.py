@@ -3,8 +3,9 @@
 Every stream's first export is created up front, then the exports of later windows while
 fewer than ``max_concurrent_exports`` are being prepared. This measures the wait with exports
 that each take ``--prepare-seconds``: a Batch events backfill of one 30-day window against
-one of three, and every bulk stream of the five providers at once against one Mailgun list
-(a single export), with the default ``max_concurrent_exports`` and each of ``--limits``.
+one of three, and every bulk stream of the five providers at once against a single export
+(one Mailgun list, one Emarsys window), with the default ``max_concurrent_exports`` and each
+of ``--limits``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks.report import machine_info, table
 from benchmarks.workloads import MAILGUN_LISTS, mailgun_settings, tap_config, waiting_sandbox
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.batch.emulator import BatchEmulator
+from tap_exports_sandbox.emarsys.emulator import EmarsysEmulator
 
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "windows.md"
 
@@ -35,12 +37,16 @@ class Case:
     label: str
     settings: Callable[[Sandbox], dict[str, Any]]
     streams: tuple[str, ...] | None = None
-    backfill_days: int | None = None
+    backfill_days: float | None = None
     max_concurrent_exports: int | None = None
 
 
 def _batch(sandbox: Sandbox) -> dict[str, Any]:
     return {"batch": sandbox.emulator(BatchEmulator).tap_settings()}
+
+
+def _emarsys(sandbox: Sandbox) -> dict[str, Any]:
+    return {"emarsys": sandbox.emulator(EmarsysEmulator).tap_settings()}
 
 
 def _every_provider(sandbox: Sandbox) -> dict[str, Any]:
@@ -53,6 +59,8 @@ CASES = (
     Case(
         "one Mailgun list (1 export)", lambda sandbox: mailgun_settings(sandbox, MAILGUN_LISTS[1:2])
     ),
+    # The slowest single export of the five: Emarsys reports ready a little after the rest.
+    Case("one Emarsys window (1 export)", _emarsys, ("emarsys_responses",), backfill_days=1 / 24),
     Case("every bulk stream of the five providers", _every_provider),
 )
 
