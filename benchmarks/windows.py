@@ -1,10 +1,11 @@
 """``python -m benchmarks.windows``: what waiting costs when one stream needs several exports.
 
-Exports of different streams are created up front and prepared together; the windows of one
-stream are not: the next window's export is created once the previous one is emitted. This
-measures that cost with exports that each take ``--prepare-seconds``: a Batch events backfill
-of one 30-day window against one of three, and every bulk stream of the five providers at
-once against one Mailgun list (a single export).
+Every stream's first export is created up front, then the exports of later windows while
+fewer than ``max_concurrent_exports`` are being prepared. This measures the wait with exports
+that each take ``--prepare-seconds``: a Batch events backfill of one 30-day window against
+one of three, and every bulk stream of the five providers at once against a single export
+(one Mailgun list, one Emarsys window), with the default ``max_concurrent_exports`` and each
+of ``--limits``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks.report import machine_info, table
 from benchmarks.workloads import MAILGUN_LISTS, mailgun_settings, tap_config, waiting_sandbox
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.batch.emulator import BatchEmulator
+from tap_exports_sandbox.emarsys.emulator import EmarsysEmulator
 
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "windows.md"
 
@@ -35,11 +37,16 @@ class Case:
     label: str
     settings: Callable[[Sandbox], dict[str, Any]]
     streams: tuple[str, ...] | None = None
-    backfill_days: int | None = None
+    backfill_days: float | None = None
+    max_concurrent_exports: int | None = None
 
 
 def _batch(sandbox: Sandbox) -> dict[str, Any]:
     return {"batch": sandbox.emulator(BatchEmulator).tap_settings()}
+
+
+def _emarsys(sandbox: Sandbox) -> dict[str, Any]:
+    return {"emarsys": sandbox.emulator(EmarsysEmulator).tap_settings()}
 
 
 def _every_provider(sandbox: Sandbox) -> dict[str, Any]:
@@ -52,6 +59,8 @@ CASES = (
     Case(
         "one Mailgun list (1 export)", lambda sandbox: mailgun_settings(sandbox, MAILGUN_LISTS[1:2])
     ),
+    # The slowest single export of the five: Emarsys reports ready a little after the rest.
+    Case("one Emarsys window (1 export)", _emarsys, ("emarsys_responses",), backfill_days=1 / 24),
     Case("every bulk stream of the five providers", _every_provider),
 )
 
@@ -60,6 +69,8 @@ def run_case(case: Case, prepare_seconds: float, work: Path, timeout: float) -> 
     """Wall seconds of one sync, and how many exports it waited for."""
     with waiting_sandbox(prepare_seconds) as sandbox:
         config = tap_config(sandbox, case.settings(sandbox), export_timeout_seconds=timeout)
+        if case.max_concurrent_exports is not None:
+            config["max_concurrent_exports"] = case.max_concurrent_exports
         if case.backfill_days is not None:
             start = dt.datetime.now(dt.UTC) - dt.timedelta(days=case.backfill_days)
             config["start_date"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -74,14 +85,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--limits",
+        type=int,
+        nargs="*",
+        default=[],
+        help="also run every bulk stream with each of these max_concurrent_exports",
+    )
     args = parser.parse_args(argv)
+    cases = CASES + tuple(
+        Case(
+            f"every bulk stream, max_concurrent_exports {limit}",
+            _every_provider,
+            max_concurrent_exports=limit,
+        )
+        for limit in args.limits
+    )
     machine = machine_info()
-    walls: dict[str, list[float]] = {case.label: [] for case in CASES}
+    walls: dict[str, list[float]] = {case.label: [] for case in cases}
     exports: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="tap-exports-windows-") as tmp:
         paths.warm_up(timeout=args.timeout)
         for _ in range(args.repeat):
-            for case in CASES:
+            for case in cases:
                 wall, waited = run_case(case, args.prepare_seconds, Path(tmp), args.timeout)
                 walls[case.label].append(wall)
                 exports[case.label] = waited

@@ -137,8 +137,9 @@ COMMON_SETTINGS = th.PropertiesList(
         "max_concurrent_exports",
         th.IntegerType,
         default=CommonSettings.max_concurrent_exports,
-        description="How many exports are prepared at the same time while earlier streams "
-        "emit rows.",
+        description="How many exports are prepared at the same time while earlier windows "
+        "and streams emit rows. Every stream's first export is created up front; the exports "
+        "of later windows only while fewer than this many are being prepared.",
     ),
     th.Property(
         "max_retry_wait_seconds",

@@ -138,8 +138,9 @@ class TapExports(ExportTapHooks):
 
     @override
     def before_sync(self, streams: Iterable[Stream], *, dry_run: bool) -> None:
-        """Create or resume every wanted export up front; a dry run only asks each
-        provider to check its requests (``preflight``).
+        """Create or resume every wanted stream's first export up front, then the
+        exports of later windows while fewer than ``max_concurrent_exports`` are being
+        prepared; a dry run only asks each provider to check its requests (``preflight``).
 
         Providers then prepare their files in parallel while earlier streams emit, and
         refuse invalid requests before any row is out.
@@ -148,13 +149,16 @@ class TapExports(ExportTapHooks):
             # Large buffers are kept out of the heap from here on, so memory stays flat
             # however many rows follow.
             fix_mmap_threshold()
-        for stream in streams:
-            if not isinstance(stream, BulkExportStream):
-                continue
-            if dry_run:
+        bulk = [stream for stream in streams if isinstance(stream, BulkExportStream)]
+        if dry_run:
+            for stream in bulk:
                 stream.preflight()
-            elif stream.wanted:
-                stream.prepare()
+            return
+        wanted = [stream for stream in bulk if stream.wanted]
+        for stream in wanted:
+            stream.prepare()
+        self.runtime.ahead.extend(stream.prepare_ahead for stream in wanted)
+        self.runtime.look_ahead()
 
     @override
     def after_sync(self) -> None:

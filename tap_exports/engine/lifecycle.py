@@ -160,11 +160,28 @@ class ExportPool:
         )
         self._lock = threading.Lock()
         self._stopped = threading.Event()
+        self._waiting = 0
+
+    @property
+    def capacity(self) -> int:
+        """How many exports may be prepared at once (``max_concurrent_exports``)."""
+        return self._max_threads
+
+    @property
+    def waiting(self) -> int:
+        """Waits submitted and not yet over: exports the providers are still preparing."""
+        return self._waiting
+
+    def _over(self, _: Future[ExportJob]) -> None:
+        with self._lock:
+            self._waiting -= 1
 
     def submit(self, wait: Callable[[], ExportJob]) -> Future[ExportJob]:
         """Start waiting for an export in the background."""
         future: Future[ExportJob] = Future()
         with self._lock:
+            self._waiting += 1
+            future.add_done_callback(self._over)
             self._queue.put((future, wait))
             if len(self._threads) < self._max_threads:
                 thread = threading.Thread(
@@ -199,9 +216,11 @@ class ExportPool:
                 raise ExportPoolStoppedError(_STOPPED)
 
     @staticmethod
-    def result(future: Future[ExportJob]) -> ExportJob:
+    def result(future: Future[ExportJob], between: Callable[[], None] | None = None) -> ExportJob:
         """What a background wait ended with, waited for in slices (see SIGNAL_CHECK_SECONDS).
 
+        ``between`` runs after each slice, on the waiting thread: a stream waiting for
+        its next window creates the exports of later windows once others are done.
         The loop ends with the future: its wait is bounded by ``export_timeout_seconds``
         and ends early when the pool is shut down.
         """
@@ -209,7 +228,8 @@ class ExportPool:
             try:
                 return future.result(timeout=SIGNAL_CHECK_SECONDS)
             except TimeoutError:
-                continue
+                if between is not None:
+                    between()
 
     def shutdown(self) -> None:
         """Stop the pool without waiting for exports nobody will read.

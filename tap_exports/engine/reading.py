@@ -121,7 +121,7 @@ class ExportReader:
             if self.adapter.filters_client_side and window.start and key
             else None
         )
-        job = state.in_flight
+        job = state.export_for(window)
         source = f"export {job.export_id}" if job else str(window)
         progress = ProgressLogger(
             f"{self.adapter.provider} {self.files.stream}: {source}",
@@ -135,7 +135,7 @@ class ExportReader:
         newest: str | None = None
         count = 0
         for batch in batches:
-            state.count_emitted(count)
+            state.count_emitted(window, count)
             size = len(batch)
             if count + size <= skip:
                 count += size
@@ -154,7 +154,7 @@ class ExportReader:
                 emitted += len(rows)
                 progress.update(emitted)
         progress.finish(emitted)
-        state.count_emitted(count)
+        state.count_emitted(window, count)
         if skip > count:
             LOGGER.warning(
                 "%s %s: the state says %d rows of %s were emitted, but its files hold %d; "

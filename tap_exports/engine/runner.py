@@ -1,14 +1,19 @@
 """The life of one source's exports in one run, free of the SDK.
 
-plan the windows from the bookmark → create an export (or resume the one in state) →
-await it → if the provider no longer has it, create it again, once → read its rows →
-close the window (forget the export, move the bookmark). A window small enough to be
-answered inline skips the export; one too large for that and for an export is split.
+plan the windows from the bookmark (after the exports in state) → create the first
+window's export (or resume the one in state) → create the next windows' exports ahead,
+while fewer than ``max_concurrent_exports`` are being prepared across the run → await
+the oldest → if the provider no longer has it, create it again, once → read its rows →
+close its window (forget the export, move the bookmark) → the next window. A window
+small enough to be answered inline skips the export; one too large for that and for an
+export is split.
 
 The runner changes the state through :class:`ExportState` and calls ``checkpoint``
 whenever that state must reach the target (right after an export is created, and
-when a window closes), so a run that dies at any point resumes the same export,
-skipping the rows the target already has, instead of creating a duplicate.
+when a window closes), so a run that dies at any point resumes every export it
+created, skipping the rows the target already has, instead of creating duplicates.
+Windows are read oldest first, so the bookmark only ever moves over windows whose
+rows are all out.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from tap_exports.engine.adapter import ExportAdapter, Row, WindowTooLargeError
 from tap_exports.engine.job import ExportJob, Window
@@ -36,6 +42,16 @@ MAX_WINDOWS_PER_RUN = 10_000
 DRY_RUN_SPAN = dt.timedelta(days=1)
 
 Batches = Generator[list[Row], None, None]
+
+
+@dataclass
+class Slot:
+    """One window of the run: its export once created or resumed, and the wait for it."""
+
+    window: Window
+    job: ExportJob | None = None
+    wait: Future[ExportJob] | None = None
+    resumed: bool = False
 
 
 class ExportRunner:
@@ -59,10 +75,8 @@ class ExportRunner:
         self.stream = stream
         self.checkpoint = checkpoint
         self.source = source
-        #: The export :meth:`prepare` created or resumed, and its wait in the pool.
-        self._prepared: tuple[ExportJob, Future[ExportJob]] | None = None
-        #: The windows left after the one :meth:`prepare` created an export for.
-        self._planned: deque[Window] | None = None
+        #: The windows of this run not yet closed, oldest first (planned once).
+        self._slots: deque[Slot] | None = None
 
     @property
     def _label(self) -> str:
@@ -74,68 +88,122 @@ class ExportRunner:
 
     def plan(self) -> deque[Window]:
         """The windows this run exports, oldest first, from the bookmark."""
-        windows = self.adapter.windows(
-            self.state.bookmark, self.runtime.start_date, self.runtime.now()
-        )
+        return self._plan_from(self.state.bookmark)
+
+    def _plan_from(self, start: dt.datetime | None) -> deque[Window]:
+        windows = self.adapter.windows(start, self.runtime.start_date, self.runtime.now())
         return deque(windows[:MAX_WINDOWS_PER_RUN])
 
-    def prepare(self) -> None:
-        """Create (or resume) the first export and start waiting for it in the pool."""
-        job = self.state.in_flight
-        if job is None:
-            plan = deque() if self.adapter.has_inline_path else self.plan()
-            if not plan:
-                return
-            job = self._create(plan.popleft())
-            self._planned = plan
+    def _queue(self) -> deque[Slot]:
+        """This run's windows: the exports in state, with the windows around them.
+
+        An export in state is followed by the windows after it (none after one open at
+        the end); windows before it that have none (its earlier window's export failed)
+        are planned again.
+        """
+        if self._slots is not None:
+            return self._slots
+        slots: deque[Slot] = deque()
+        cursor = self.state.bookmark
+        for job in self.state.in_flight:
+            start = job.window.start
+            if start is not None and (cursor is None or cursor < start):
+                slots.extend(Slot(window) for window in self._gap(cursor, start))
+            slots.append(Slot(job.window, job, resumed=True))
+            cursor = job.window.end
+            if cursor is None:
+                break
         else:
-            self._log_resume(job)
-        self._prepared = (job, self.runtime.pool.submit(functools.partial(self._wait, job)))
+            if not slots or cursor is not None:
+                slots.extend(Slot(window) for window in self._plan_from(cursor))
+        self._slots = slots
+        return slots
+
+    def _gap(self, cursor: dt.datetime | None, until: dt.datetime) -> list[Window]:
+        """The windows from ``cursor`` up to ``until``, where an export of state starts."""
+        windows = [
+            window
+            for window in self._plan_from(cursor)
+            if window.end is not None and window.end <= until
+        ]
+        covered = windows[-1].end if windows else cursor
+        if covered is not None and covered < until:
+            windows.append(Window(covered, until))
+        return windows
+
+    def prepare(self) -> None:
+        """Create (or resume) the first export and start waiting for it in the pool.
+
+        Only the first window: every stream's first export comes before any stream's
+        exports of later windows.
+        """
+        slots = self._queue()
+        if slots and not (slots[0].job is None and self.adapter.has_inline_path):
+            self._start(slots[0])
 
     def batches(self) -> Batches:
         """Every row this run emits for the source, in batches, driving exports as it goes."""
-        resumed = self.state.in_flight
-        # This run's plan goes on after the export prepared for its first window; planning
-        # again from the bookmark that export moved would repeat overlapping windows.
-        planned, self._planned = self._planned, None
-        plan = self.plan() if planned is None else planned
-        if resumed is not None:
-            if self._prepared is None:
-                self._log_resume(resumed)
-            yield from self._run_export(resumed, resumed=True)
-            if planned is None:
-                # An export of an earlier run: an open-ended window covered everything up
-                # to now; a bounded one is followed by the windows after it.
-                plan = self.plan() if resumed.window.end else deque()
+        slots = self._queue()
         for _ in range(MAX_WINDOWS_PER_RUN):
-            if not plan:
+            if not slots:
                 return
-            window = plan.popleft()
-            try:
-                inline = self.adapter.fetch_inline(window)
-            except WindowTooLargeError:
-                if not self.adapter.can_export_async:
-                    LOGGER.info(
-                        "%s: %s holds too many rows for one answer; splitting it in two",
-                        self._label,
-                        window,
+            slot = slots[0]
+            if slot.job is None and self.adapter.has_inline_path:
+                try:
+                    inline = self.adapter.fetch_inline(slot.window)
+                except WindowTooLargeError:
+                    if not self.adapter.can_export_async:
+                        LOGGER.info(
+                            "%s: %s holds too many rows for one answer; splitting it in two",
+                            self._label,
+                            slot.window,
+                        )
+                        slots.popleft()
+                        slots.extendleft(Slot(part) for part in reversed(slot.window.split()))
+                        continue
+                    inline = None
+                if inline is not None:
+                    newest = yield from self.reader.emit(
+                        batched(inline), self.state, window=slot.window, skip=0
                     )
-                    plan.extendleft(reversed(window.split()))
+                    self._complete(slot.window, newest)
+                    slots.popleft()
                     continue
-                inline = None
-            if inline is not None:
-                newest = yield from self.reader.emit(
-                    batched(inline), self.state, window=window, skip=0
-                )
-                self._complete(window, newest)
-                continue
-            prepared = self._prepared
-            job = (
-                prepared[0]
-                if prepared is not None and prepared[0].window == window
-                else self._create(window)
-            )
-            yield from self._run_export(job, resumed=False)
+            self._start(slot)
+            self._top_up()
+            yield from self._run_export(slot)
+            slots.popleft()
+
+    def _start(self, slot: Slot) -> None:
+        """Create ``slot``'s export unless it has one, and start waiting for it in the pool."""
+        if slot.wait is not None:
+            return
+        if slot.job is None:
+            slot.job = self._create(slot.window)
+        elif slot.resumed:
+            self._log_resume(slot.job)
+        slot.wait = self.runtime.pool.submit(functools.partial(self._wait, slot.job))
+
+    def _top_up(self) -> None:
+        """Exports of later windows, of every stream of the run (or of this source alone)."""
+        if not self.runtime.look_ahead():
+            self.look_ahead()
+
+    def look_ahead(self) -> None:
+        """Create the exports of the next windows while the run has room for them.
+
+        Room: fewer than ``max_concurrent_exports`` exports being prepared across the
+        run, and fewer than that held by this source. Exports in state are resumed
+        whatever the room: the provider prepares them anyway.
+        """
+        slots = self._slots
+        if not slots or self.adapter.has_inline_path:
+            return
+        pool = self.runtime.pool
+        for held, slot in enumerate(slots):
+            if slot.job is None and (held >= pool.capacity or pool.waiting >= pool.capacity):
+                return
+            self._start(slot)
 
     def _log_resume(self, job: ExportJob) -> None:
         LOGGER.info(
@@ -168,33 +236,31 @@ class ExportRunner:
             clock=self.runtime.monotonic,
         )
 
-    def _await(self, job: ExportJob) -> ExportJob:
-        prepared = self._prepared
-        if prepared is not None and prepared[0].export_id == job.export_id:
-            self._prepared = None
-            return self.runtime.pool.result(prepared[1])
-        return self._wait(job)
-
-    def _run_export(self, job: ExportJob, *, resumed: bool) -> Batches:
-        """Finish ``job``; if the provider no longer has it, create it again, once."""
+    def _run_export(self, slot: Slot) -> Batches:
+        """Finish ``slot``'s export; if the provider no longer has it, create it again, once."""
         try:
-            yield from self._finish(job)
+            yield from self._finish(slot)
         except ExportGoneError as gone:
             LOGGER.warning(
                 "%s: %s; creating a new export for %s (the old one was %s)",
                 self._label,
                 gone,
-                job.window,
-                "found in state" if resumed else "created in this run",
+                slot.window,
+                "found in state" if slot.resumed else "created in this run",
             )
-            yield from self._finish(self._create(job.window))
+            slot.job, slot.wait, slot.resumed = None, None, False
+            self._start(slot)
+            yield from self._finish(slot)
 
-    def _finish(self, job: ExportJob) -> Batches:
-        """Wait for ``job``, emit all its rows, and close its window."""
-        done = self._await(job)
+    def _finish(self, slot: Slot) -> Batches:
+        """Wait for ``slot``'s export, emit all its rows, and close its window."""
+        if slot.wait is None:
+            msg = "a window's export is awaited only once its wait has started"
+            raise AssertionError(msg)
+        done = self.runtime.pool.result(slot.wait, between=self._top_up)
         if done.status is ExportStatus.FAILED:
             # A failed export cannot be resumed: forget it, so the next run creates a new one.
-            self.state.forget()
+            self.state.forget(done.window)
             self.checkpoint()
         done = self._usable(done)
         newest = None

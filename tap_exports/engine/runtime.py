@@ -48,6 +48,20 @@ class Runtime:
     now: Callable[[], dt.datetime] = utc_now
     #: The clock that polling measures its waits and its timeout with.
     monotonic: Callable[[], float] = time.monotonic
+    #: Each stream's way to create exports of later windows, in sync order (see look_ahead).
+    ahead: list[Callable[[], None]] = field(default_factory=list)
+
+    def look_ahead(self) -> bool:
+        """Let every stream create exports of later windows while there is room; False if
+        no stream is registered.
+
+        Called where every row handed on is already in a STATE (a window just closed, or
+        a wait): another stream's STATE written then counts no row still in a buffer.
+        Earlier streams come first: they are read first.
+        """
+        for step in self.ahead:
+            step()
+        return bool(self.ahead)
 
     def files(self, provider: str, stream: str, replication_key: str | None = None) -> FileReader:
         """How ``stream`` reads its files under this run's limits and bad-row policy."""

@@ -227,9 +227,20 @@ class BulkExportStream(ExportStreamHooks):
         and refuse invalid requests (:meth:`ExportAdapter.preflight`) before any row is out.
         """
         self.preflight()
+        self._each_runner(ExportRunner.prepare)
+
+    def prepare_ahead(self) -> None:
+        """Create each source's exports of later windows while the run has room for them.
+
+        Called by the tap once every stream's first export is created, so later windows
+        never take the place of another stream's first one.
+        """
+        self._each_runner(ExportRunner.look_ahead)
+
+    def _each_runner(self, step: Callable[[ExportRunner], None]) -> None:
         try:
             for context in self._contexts():
-                self.runner(context).prepare()
+                step(self.runner(context))
         except RunInterruptedError:
             # Stopped while creating: the exports made so far reach the state on the way out.
             self._checkpoint()

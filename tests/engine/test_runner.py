@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,11 +56,29 @@ class FakeClock:
 
 
 class FakeClockPool(ExportPool):
-    """The real pool, whose waits between polls move the fake clock instead of sleeping."""
+    """A pool that waits at once, in order, moving the fake clock instead of sleeping.
 
-    def __init__(self, clock: FakeClock) -> None:
-        super().__init__(1)
+    ``busy`` exports of other streams are being prepared all along, taking room.
+    """
+
+    def __init__(self, clock: FakeClock, capacity: int = 1, busy: int = 0) -> None:
+        super().__init__(capacity)
         self.clock = clock
+        self.busy = busy
+
+    @override
+    def submit(self, wait: Callable[[], ExportJob]) -> Future[ExportJob]:
+        future: Future[ExportJob] = Future()
+        try:
+            future.set_result(wait())
+        except Exception as exc:  # handed to whoever reads the future, as the pool does
+            future.set_exception(exc)
+        return future
+
+    @property
+    @override
+    def waiting(self) -> int:
+        return self.busy
 
     @override
     def sleep(self, seconds: float) -> None:
@@ -86,6 +105,7 @@ class FakeAdapter(ExportAdapter):
     """
 
     provider = "Fake"
+    prefix: str = "x"
     rows_per_window: int = 5
     polls_until_done: int = 2
     status: ExportStatus = ExportStatus.COMPLETE
@@ -107,7 +127,7 @@ class FakeAdapter(ExportAdapter):
     @override
     def create(self, window: Window) -> ExportJob:
         self.created.append(window)
-        return ExportJob(f"x{len(self.created)}", window=window)
+        return ExportJob(f"{self.prefix}{len(self.created)}", window=window)
 
     @override
     def poll(self, job: ExportJob) -> ExportJob:
@@ -156,15 +176,15 @@ class Harness:
     entry: dict[str, Any] = field(default_factory=dict)
     clock: FakeClock = field(default_factory=FakeClock)
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    #: ``max_concurrent_exports``, and exports of other streams taking room all along.
+    capacity: int = 1
+    busy: int = 0
+    #: Rows handed on so far, and how many had been at each checkpoint.
+    handed: int = 0
+    handed_at: list[int] = field(default_factory=list)
 
-    def runner(self) -> ExportRunner:
-        runtime = Runtime(
-            interruptions=Interruptions(),
-            pool=FakeClockPool(self.clock),
-            timing=Timing(PollSchedule(initial=2, maximum=60), timeout_seconds=TIMEOUT_SECONDS),
-            now=self.clock.now,
-            monotonic=self.clock.monotonic,
-        )
+    def runner(self, runtime: Runtime | None = None) -> ExportRunner:
+        runtime = runtime or self.runtime()
         reader = ExportReader(self.adapter, runtime.files("Fake", "fake_rows", "t"))
         return ExportRunner(
             self.adapter,
@@ -172,13 +192,30 @@ class Harness:
             runtime,
             reader,
             stream="fake_rows",
-            checkpoint=lambda: self.checkpoints.append(copy.deepcopy(self.entry)),
+            checkpoint=self.checkpoint,
+        )
+
+    def checkpoint(self) -> None:
+        self.checkpoints.append(copy.deepcopy(self.entry))
+        self.handed_at.append(self.handed)
+
+    def runtime(self) -> Runtime:
+        return Runtime(
+            interruptions=Interruptions(),
+            pool=FakeClockPool(self.clock, self.capacity, self.busy),
+            timing=Timing(PollSchedule(initial=2, maximum=60), timeout_seconds=TIMEOUT_SECONDS),
+            now=self.clock.now,
+            monotonic=self.clock.monotonic,
         )
 
     def rows(self, runner: ExportRunner | None = None) -> list[Row]:
         active = runner or self.runner()
+        rows: list[Row] = []
         try:
-            return [row for batch in active.batches() for row in batch]
+            for batch in active.batches():
+                rows += batch
+                self.handed += len(batch)
+            return rows
         finally:
             active.runtime.pool.shutdown()
 
@@ -288,3 +325,145 @@ def test_a_window_too_large_to_answer_inline_is_split_until_each_part_fits():
     assert rows == [row for day in days for row in adapter.rows(day)]
     assert adapter.created == []
     assert harness.entry["replication_key_value"] == "2026-01-03T00:00:00Z"
+
+
+def _windows(count: int) -> list[Window]:
+    return [Window(START + n * DAY, START + (n + 1) * DAY) for n in range(count)]
+
+
+def _ids(entry: dict[str, Any]) -> list[str]:
+    """The exports a STATE names for the source, oldest window first."""
+    saved = [entry["export"]] if "export" in entry else []
+    return [export["id"] for export in saved + entry.get("exports_ahead", [])]
+
+
+def _backfill(capacity: int, busy: int = 0) -> Harness:
+    return Harness(
+        FakeAdapter(), clock=FakeClock(wall=START + 5 * DAY), capacity=capacity, busy=busy
+    )
+
+
+def test_later_windows_are_created_ahead_up_to_the_limit():
+    harness = _backfill(capacity=3)
+    rows = harness.rows()
+    windows = _windows(5)
+    assert harness.adapter.created == windows
+    assert rows == [row for window in windows for row in harness.adapter.rows(window)]
+    # Three exports in flight before the first window closes; each close makes room for one.
+    assert [_ids(checkpoint) for checkpoint in harness.checkpoints] == [
+        ["x1"],
+        ["x1", "x2"],
+        ["x1", "x2", "x3"],
+        ["x2", "x3"],
+        ["x2", "x3", "x4"],
+        ["x3", "x4"],
+        ["x3", "x4", "x5"],
+        ["x4", "x5"],
+        ["x5"],
+        [],
+    ]
+    # The bookmark moves window by window, never over a window still in flight.
+    bookmarks = [checkpoint.get("replication_key_value") for checkpoint in harness.checkpoints]
+    assert bookmarks == [None] * 3 + [f"2026-01-0{day}T00:00:00Z" for day in (2, 2, 3, 3, 4, 5, 6)]
+
+
+def test_exports_of_other_streams_being_prepared_hold_later_windows_back():
+    harness = _backfill(capacity=3, busy=3)
+    harness.rows()
+    assert [_ids(checkpoint) for checkpoint in harness.checkpoints] == [
+        ["x1"],
+        [],
+        ["x2"],
+        [],
+        ["x3"],
+        [],
+        ["x4"],
+        [],
+        ["x5"],
+        [],
+    ]
+
+
+def test_every_streams_first_window_comes_before_any_later_window():
+    created: list[str] = []
+
+    @dataclass
+    class Logged(FakeAdapter):
+        @override
+        def create(self, window: Window) -> ExportJob:
+            job = super().create(window)
+            created.append(job.export_id)
+            return job
+
+    clock = FakeClock(wall=START + 5 * DAY)
+    first = Harness(Logged(prefix="a"), clock=clock, capacity=2)
+    runtime = first.runtime()
+    second = Harness(Logged(prefix="b"), clock=clock)
+    runners = [first.runner(runtime), second.runner(runtime)]
+    for runner in runners:
+        runner.prepare()
+    runtime.ahead.extend(runner.look_ahead for runner in runners)
+    runtime.look_ahead()
+    assert created == ["a1", "b1", "a2", "b2"]
+    assert _ids(second.entry) == ["b1", "b2"]
+    runtime.pool.shutdown()
+
+
+def test_a_state_written_at_any_checkpoint_resumes_every_export_without_loss_or_duplicate():
+    first = _backfill(capacity=3)
+    every_row = first.rows()
+    assert len(first.checkpoints) == 10
+    for entry, handed in zip(first.checkpoints, first.handed_at, strict=True):
+        rerun = Harness(
+            FakeAdapter(prefix="r"),
+            entry=copy.deepcopy(entry),
+            clock=FakeClock(wall=START + 5 * DAY),
+            capacity=3,
+        )
+        rows = rerun.rows()
+        assert every_row[:handed] + rows == every_row, entry
+        in_flight = {
+            export["id"]
+            for export in [entry.get("export", {}), *entry.get("exports_ahead", [])]
+            if export
+        }
+        assert in_flight <= set(rerun.adapter.polls)
+        # No window whose export the state names is exported again.
+        resumed = {export["window"]["start"] for export in entry.get("exports_ahead", [])}
+        assert all(f"{w.start:%Y-%m-%dT%H:%M:%SZ}" not in resumed for w in rerun.adapter.created)
+        assert rerun.entry["replication_key_value"] == "2026-01-06T00:00:00Z"
+
+
+def test_a_state_of_the_previous_release_with_one_export_is_resumed():
+    first, *later = _windows(3)
+    old = ExportJob("x-old", window=first, rows_emitted=2).to_state()
+    adapter = FakeAdapter()
+    harness = Harness(adapter, entry={"export": old, "replication_key": "t"}, capacity=3)
+    rows = harness.rows()
+    assert adapter.created == later
+    assert rows == adapter.rows(first)[2:] + [row for w in later for row in adapter.rows(w)]
+    assert "x-old" in adapter.polls
+    assert harness.entry == {
+        "replication_key": "t",
+        "replication_key_value": "2026-01-04T00:00:00Z",
+    }
+
+
+def test_a_window_without_export_before_one_in_state_is_exported_again():
+    first, second, third = _windows(3)
+    ahead = ExportJob("x-ahead", window=second).to_state()
+    adapter = FakeAdapter()
+    entry = {"exports_ahead": [ahead], "replication_key_value": "2026-01-01T00:00:00Z"}
+    harness = Harness(adapter, entry=entry, capacity=3)
+    rows = harness.rows()
+    assert adapter.created == [first, third]
+    assert rows == [row for w in (first, second, third) for row in adapter.rows(w)]
+
+
+def test_an_export_created_ahead_that_the_provider_lost_is_created_again_once():
+    adapter = FakeAdapter(gone={"x2"})
+    harness = Harness(adapter, capacity=3)
+    rows = harness.rows()
+    first, second, third = _windows(3)
+    assert adapter.created == [first, second, third, second]
+    assert rows == [row for w in (first, second, third) for row in adapter.rows(w)]

@@ -215,7 +215,7 @@ class Outcome:
             (stream, _source(part), str(Window.from_state(export["window"])))
             for stream, entry in (self.input_state or {}).get("bookmarks", {}).items()
             for part in [entry, *entry.get("partitions", [])]
-            if isinstance(export := part.get("export"), dict)
+            for export in _exports(part)
         }
 
     def states(self) -> list[dict[str, Any]]:
@@ -264,8 +264,13 @@ def _source(bookmark: dict[str, Any]) -> str:
 def exports_of(state: dict[str, Any], stream: str) -> list[dict[str, Any]]:
     """Every in-flight export a STATE value holds for ``stream`` (any partition)."""
     entry = state.get("bookmarks", {}).get(stream, {})
-    parts = [entry, *entry.get("partitions", [])]
-    return [part["export"] for part in parts if isinstance(part.get("export"), dict)]
+    return [export for part in [entry, *entry.get("partitions", [])] for export in _exports(part)]
+
+
+def _exports(part: dict[str, Any]) -> list[dict[str, Any]]:
+    """The exports one state entry holds: its oldest window's, then those created ahead."""
+    saved = [part.get("export"), *part.get("exports_ahead", [])]
+    return [export for export in saved if isinstance(export, dict)]
 
 
 def _parse(lines: list[str]) -> list[Message]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import signal
 from collections.abc import Callable
@@ -13,6 +14,8 @@ from tap_exports_sandbox import Fault
 from tests.faults.conftest import ScenarioFactory
 from tests.faults.harness import (
     BIG_ROWS,
+    EPOCH,
+    PROFILES,
     Message,
     Profile,
     Scenario,
@@ -126,3 +129,21 @@ def test_sigterm_while_the_export_is_pending_stops_at_once(
     assert stopped.exit_code == 128 + signal.SIGTERM, stopped.stderr
     run.sandbox.faults.clear()
     _rerun_and_judge(run, verdict, "SIGTERM while the export is pending")
+
+
+def test_sigterm_in_a_backfill_of_several_windows_resumes_every_export_in_flight(
+    scenario: ScenarioFactory, verdict: Callable[..., Verdict]
+):
+    # 80 days of Batch events: three 30-day windows, all created ahead and still running.
+    start = EPOCH - dt.timedelta(days=60)
+    run = scenario(PROFILES["batch"], start_date=f"{start:%Y-%m-%dT%H:%M:%SZ}")
+    _stuck_running(run)
+    stopped = run.run_cli(stop_when=_exports_pending(run.stream, 3), stop_signal=signal.SIGTERM)
+    assert stopped.exit_code == 128 + signal.SIGTERM, stopped.stderr
+    in_flight = exports_of(run.state or {}, run.stream)
+    assert len(in_flight) >= 3
+    starts = [export["window"]["start"] for export in in_flight]
+    assert starts == sorted(starts)
+    assert len({export["id"] for export in in_flight}) == len(in_flight)
+    run.sandbox.faults.clear()
+    _rerun_and_judge(run, verdict, "SIGTERM while several windows are pending")
