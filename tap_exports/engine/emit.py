@@ -41,6 +41,7 @@ from tap_exports.engine.sdk_compat import (
     stream_version,
 )
 from tap_exports.io.gzip_writer import ThreadedGzipWriter
+from tap_exports.io.output import write_fully
 
 Row = dict[str, Any]
 
@@ -230,7 +231,7 @@ class RecordEmitter:
         out.flush()
         raw = getattr(out, "buffer", None)
         if raw is not None:
-            raw.write(self.buffer)
+            write_fully(raw, self.buffer)
             raw.flush()
         else:
             out.write(self.buffer.decode("utf-8"))

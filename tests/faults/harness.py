@@ -365,7 +365,8 @@ class Scenario:
                     stdout=subprocess.PIPE,
                     stderr=stderr,
                     text=True,
-                    env={**os.environ, **(env or {})},
+                    # Unbuffered, stdout is the raw pipe: a signal can cut a write short.
+                    env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
                 )
                 timed_out = threading.Event()
 
@@ -386,7 +387,7 @@ class Scenario:
                         if not line.strip():
                             continue
                         if cut is not None:
-                            _not_whole(cut)
+                            _not_whole(cut, stderr_path)
                         try:
                             messages.append(json.loads(line))
                         except ValueError:
@@ -399,7 +400,7 @@ class Scenario:
                     if timed_out.is_set():
                         _timed_out(stderr_path)
                     if cut is not None and not (signalled and stop_signal == signal.SIGKILL):
-                        _not_whole(cut)
+                        _not_whole(cut, stderr_path)
                 finally:
                     watchdog.cancel()
                     if process.poll() is None:
@@ -501,6 +502,7 @@ def _timed_out(stderr_path: Path) -> NoReturn:
     raise AssertionError(msg)
 
 
-def _not_whole(line: str) -> NoReturn:
-    msg = f"not a whole Singer message: {line[:300]!r}"
+def _not_whole(line: str, stderr: Path) -> NoReturn:
+    tail = stderr.read_text(errors="replace")[-3000:]
+    msg = f"not a whole Singer message: {line[:300]!r}; the tap's log ends:\n{tail}"
     raise AssertionError(msg)
