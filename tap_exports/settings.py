@@ -42,7 +42,7 @@ class CommonSettings:
     export_timeout_seconds: float = 3600
     poll_interval_seconds: float = 2
     poll_max_interval_seconds: float = 60
-    max_concurrent_exports: int = 4
+    max_concurrent_exports: int = 32
     max_retry_wait_seconds: float = RetryLimits.max_wait_seconds
     max_retry_total_seconds: float = RetryLimits.max_total_seconds
     on_bad_rows: BadRows = "fail"
