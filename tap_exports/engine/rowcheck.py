@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
-from tap_exports.engine.adapter import Row, RowTransform, keep_row
+from tap_exports.engine.adapter import ColumnTransform, Row, RowTransform, keep_row
+from tap_exports.engine.records import column, is_records, record_type
+from tap_exports.io.decode import CsvBatch, CsvOptions, csv_dicts
 from tap_exports.io.rows import BadRowPolicy
 
 _INSTANT = (
@@ -24,6 +27,15 @@ _INSTANTS = re.compile(f"(?:{_INSTANT}\n)*{_INSTANT}")
 """Many of them, one per line: a whole batch checked in one call."""
 #: What a provider's transform raises for a value it cannot convert.
 CONVERSION_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError)
+
+
+def valid_instants(values: list[Any]) -> bool:
+    """True when every value is None or an RFC 3339 time with its zone (one C-level match)."""
+    present = [value for value in values if value is not None]
+    try:
+        return not present or _INSTANTS.fullmatch("\n".join(present)) is not None
+    except TypeError:
+        return False
 
 
 class RowCheck:
@@ -39,6 +51,9 @@ class RowCheck:
         """The records of ``batch``, without its bad rows (or raising at the first one)."""
         first = self._rows_before
         self._rows_before += len(batch)
+        if is_records(batch):
+            # Built column by column: transformed and checked already (FileReader).
+            return batch
         if self._transform is keep_row:
             rows = batch
         else:
@@ -57,13 +72,7 @@ class RowCheck:
 
     def _valid_keys(self, rows: list[Row]) -> bool:
         key = self._key
-        if key is None:
-            return True
-        values = [value for row in rows if (value := row.get(key)) is not None]
-        try:
-            return not values or _INSTANTS.fullmatch("\n".join(values)) is not None
-        except TypeError:
-            return False
+        return key is None or valid_instants([row.get(key) for row in rows])
 
     def _one_by_one(self, batch: list[Row], first: int, *, converted: list[Row]) -> list[Row]:
         """Rows checked one at a time; the first ``len(converted)`` are converted already."""
@@ -90,3 +99,44 @@ class RowCheck:
         except CONVERSION_ERRORS as exc:
             self._policy.bad(number, f"cannot convert the row ({exc})")
             return None
+
+
+class ColumnRecords:
+    """A CSV file's batches made into records column by column, with no dict per row.
+
+    A batch the column transform or the replication check refuses is handed on as
+    dicts instead, for :class:`RowCheck` to transform and check row by row, naming
+    each bad row as it always does.
+    """
+
+    def __init__(
+        self,
+        header: list[str],
+        *,
+        transform: ColumnTransform,
+        key: str | None,
+        options: CsvOptions,
+    ) -> None:
+        self._header = header
+        self._transform = transform
+        self._key = key
+        self._null = {"": None}.get if options.empty_as_null else None
+        self._dicts = csv_dicts(header, options)
+
+    def __call__(self, batch: CsvBatch) -> list[Any]:
+        """Records of ``batch``: structs, or dicts when it holds a row to look at closely."""
+        if not batch:
+            return []
+        null = self._null
+        cells = zip(*batch, strict=True)
+        columns = [list(map(null, cell, cell)) for cell in cells] if null else list(cells)
+        try:
+            out = self._transform(dict(zip(self._header, columns, strict=True)), len(batch))
+            records = list(map(record_type(tuple(out)), *out.values()))
+        except CONVERSION_ERRORS:
+            return self._dicts(batch)
+        if len(records) != len(batch) or (
+            self._key is not None and not valid_instants(column(records, self._key))
+        ):
+            return self._dicts(batch)
+        return records
