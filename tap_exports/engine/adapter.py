@@ -30,6 +30,11 @@ count in, the record's columns out, in order (a new name goes last, as in a dict
 raises as the row transform does; the batch is then transformed row by row instead."""
 
 
+BatchTransform = Callable[[list[Row]], bool]
+"""The row transform of a whole batch of dicts, in place, with C-level calls: False, having
+changed nothing, leaves the batch to the row transform (a row it would refuse)."""
+
+
 def keep_row(row: Row) -> Row:
     """The identity transform, for files whose rows need no reshaping."""
     return row
@@ -55,6 +60,8 @@ class DownloadTarget:
     format: FileFormat
     csv: CsvOptions = field(default_factory=CsvOptions)
     transform: RowTransform = keep_row
+    #: The same transform over a whole batch of dicts (NDJSON, JSON).
+    transform_batch: BatchTransform | None = None
     #: The same transform column by column, for CSV files: records are then built without
     #: a dict per row (:mod:`tap_exports.engine.records`).
     columns: ColumnTransform | None = None

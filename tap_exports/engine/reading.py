@@ -59,6 +59,7 @@ class FileReader:
             target.transform,
             self.replication_key,
             BadRowPolicy(target.source.name, self.on_bad_rows, stats, unit="data row"),
+            batch=target.transform_batch,
         )
         records = None
         if target.columns is not None:
