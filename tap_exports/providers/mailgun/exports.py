@@ -103,28 +103,31 @@ def rfc2822_to_iso(value: str | None) -> str | None:
     return format_instant(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
 
 
-_FIXED_LAYOUT = (
-    r"[A-Z][a-z]{2}, [0-9]{2} (?:" + "|".join(MONTHS) + r") [0-9]{4} "
-    r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] (?:UTC|GMT)"
-)
-_FIXED_LINES = re.compile(f"(?:{_FIXED_LAYOUT}\n)*{_FIXED_LAYOUT}")
-"""Many dates in the fixed layout, one per line: a whole column checked in one call."""
+_TIMES = re.compile(f"(?:{_TIME.pattern}\n)*{_TIME.pattern}")
+"""Many times, one per line: a whole column checked in one call."""
 _DAY_PART: Callable[[str], str] = operator.itemgetter(slice(0, 16))
+_GAP: Callable[[str], str] = operator.itemgetter(16)
 _TIME_PART: Callable[[str], str] = operator.itemgetter(slice(17, 25))
-_INSTANT = "{}{}Z".format
+_ZONE: Callable[[str], str] = operator.itemgetter(slice(25, None))
 
 
 def rfc2822_column(values: Iterable[str | None]) -> list[str | None]:
-    """:func:`rfc2822_to_iso` of every value, with C-level calls when all are in the fixed
-    layout (each line of the check is 29 characters, so no value holds a line end)."""
+    """:func:`rfc2822_to_iso` of every value; by C-level calls over the column when every
+    value is in the fixed layout (the same tests as the one-value path, a column at a time).
+    """
     values = list(values)
-    if None not in values:
+    if None not in values and set(map(len, values)) == {29}:  # type: ignore[arg-type]
         texts = cast("list[str]", values)
-        text = "\n".join(texts)
-        if len(text) == 30 * len(texts) - 1 and _FIXED_LINES.fullmatch(text):
+        times = list(map(_TIME_PART, texts))
+        if (
+            set(map(_GAP, texts)) == {" "}
+            and set(map(_ZONE, texts)) <= _UTC
+            and _TIMES.fullmatch("\n".join(times))
+        ):
             days = list(map(_utc_day, map(_DAY_PART, texts)))
             if None not in days:
-                return list(map(_INSTANT, days, map(_TIME_PART, texts)))
+                parts = zip(cast("list[str]", days), times, repeat("Z"))
+                return list(map("".join, parts))
     return [rfc2822_to_iso(value) for value in values]
 
 
