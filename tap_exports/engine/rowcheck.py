@@ -8,8 +8,11 @@ through ``on_bad_rows`` naming its file and its data row.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections import deque
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 from tap_exports.engine.adapter import (
@@ -35,6 +38,8 @@ _ASCII_INSTANT = _INSTANT.replace(r"\d", "[0-9]")
 _ASCII_INSTANTS = re.compile(f"(?:{_ASCII_INSTANT}\n)*{_ASCII_INSTANT}")
 """The same with ASCII digits only (``\\d`` is any Unicode digit): twice as fast to match,
 and what nearly every file holds; :data:`_INSTANTS` decides the rest."""
+_ZEROS = str.maketrans("123456789", "000000000")
+_WHOLE_SECONDS = "0000-00-00T00:00:00"
 #: What a provider's transform raises for a value it cannot convert.
 CONVERSION_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError)
 
@@ -48,9 +53,30 @@ def valid_instants(values: list[Any]) -> bool:
         return False
     return (
         not present
+        or _utc_instants(present, text)
         or _ASCII_INSTANTS.fullmatch(text) is not None
         or _INSTANTS.fullmatch(text) is not None
     )
+
+
+def _utc_instants(values: list[str], text: str) -> bool:
+    """True when every value is ``YYYY-MM-DDTHH:MM:SS[.fraction]Z``, all of one length, with
+    ASCII digits and a real day and time: what nearly every file holds, checked by C-level
+    calls (a translation, one comparison, ``fromisoformat``) at a fraction of the pattern's
+    cost. False decides nothing: the patterns do."""
+    sizes = set(map(len, values))
+    size = sizes.pop()
+    fraction = size - len(_WHOLE_SECONDS) - 2
+    if sizes or not (size == len(_WHOLE_SECONDS) + 1 or 1 <= fraction <= 9):
+        return False
+    shape = _WHOLE_SECONDS + ("." + "0" * fraction if fraction > 0 else "") + "Z"
+    if text.translate(_ZEROS) != "\n".join(repeat(shape, len(values))):
+        return False
+    try:
+        deque(map(dt.datetime.fromisoformat, values), maxlen=0)
+    except ValueError:
+        return False
+    return True
 
 
 class RowCheck:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_exports.engine.records import as_dicts, column, is_records, record_type
-from tap_exports.engine.rowcheck import ColumnRecords, RowCheck
+from tap_exports.engine.rowcheck import _INSTANTS, ColumnRecords, RowCheck, valid_instants
 from tap_exports.errors import DataError
 from tap_exports.io.decode import CsvOptions
 from tap_exports.io.rows import BadRowPolicy, DecodeStats
@@ -57,3 +57,30 @@ def test_skipped_bad_rows_leave_the_others():
 def test_any_text_can_name_a_column():
     record = record_type(("a b", "c.d"))("x", None)
     assert as_dicts([record]) == [{"a b": "x", "c.d": None}]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2026-01-01T00:00:00Z", None, "2026-12-31T23:59:59Z"],
+        ["2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00.1Z"],
+        ["2026-01-01T00:00:00.123456789Z"],
+        ["2026-02-30T00:00:00Z"],
+        ["2026-01-01T24:00:00Z"],
+        ["2026-13-01T00:00:00Z"],
+        ["2026-01-01T00:00:00+02:00", "2026-01-01T00:00:00Z"],
+        ["2026-01-01T00:00:00+00:60"],
+        ["2026-01-01T00:00:00"],
+        ["٢٠٢٦-01-01T00:00:00Z"],
+        ["2026-01-01T00:00:00Z\n2026-01-01T00:00:00Z"],
+        ["2026-01-01 00:00:00Z"],
+        [3],
+    ],
+)
+def test_replication_values_are_judged_by_the_instant_pattern(values: list[object]):
+    present = [value for value in values if value is not None]
+    try:
+        expected = _INSTANTS.fullmatch("\n".join(present)) is not None  # type: ignore[arg-type]
+    except TypeError:
+        expected = False
+    assert valid_instants(values) is expected
