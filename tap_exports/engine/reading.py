@@ -5,7 +5,10 @@
    (``max_decompressed_bytes``, ``max_compression_ratio``), then CSV (``io/csvrows.py``,
    header and delimiter as the target says) or NDJSON / JSON decoded in batches of
    dicts; a malformed row stops the run or is skipped and counted (``on_bad_rows``).
-2. The provider's transform reshapes each row (Mailgun's dates, Batch's identifiers).
+2. The provider's transform reshapes the rows (Mailgun's dates, Batch's identifiers), a
+   whole batch at once where the provider can: CSV column by column into msgspec structs
+   (:mod:`~tap_exports.engine.records`), NDJSON with C-level calls over the batch's dicts;
+   :class:`~tap_exports.engine.rowcheck.RowCheck` goes row by row only where a row is bad.
 3. :meth:`ExportReader.emit` skips the rows a run before a restart already handed to
    the target, drops rows older than the window for providers that cannot filter on
    the server, and counts what it hands on in the state.
