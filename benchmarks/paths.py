@@ -29,6 +29,8 @@ class Measured:
     run: Run | None = None
     wait: float = 0.0
     note: str = ""
+    to_file: bool = False
+    """stdout went to a file on disk, not to ``/dev/null``."""
 
     @property
     def rate(self) -> float:
@@ -51,7 +53,9 @@ def warm_up(*, timeout: float) -> None:
         run(args, timeout=timeout)
 
 
-def checked(path: str, run: Run, stream: str, expected: int, *, wait: float = 0.0) -> Measured:
+def checked(
+    path: str, run: Run, stream: str, expected: int, *, wait: float = 0.0, to_file: bool = False
+) -> Measured:
     """``run`` as a table line over the export's ``expected`` rows.
 
     The count the process itself reported (its ``record_count`` metrics) is kept in the
@@ -59,14 +63,37 @@ def checked(path: str, run: Run, stream: str, expected: int, *, wait: float = 0.
     """
     counted = records_counted(run.log, stream)
     note = "" if counted == expected else f"its record_count metrics say {counted:,} rows"
-    return Measured(path, expected, run, wait, note)
+    return Measured(path, expected, run, wait, note, to_file)
 
 
-def limit(workload: Workload, file: Path, expected: int, *, timeout: float) -> Measured:
+TO_FILE = ", to a file"
+LIMIT = "limit: bare loop, msgspec RECORD lines"
+
+
+def output(work: Path, *, to_file: bool) -> Path | None:
+    """Where a path's stdout goes: a file in ``work`` (removed after the run), or ``/dev/null``."""
+    return work / "stdout.jsonl" if to_file else None
+
+
+def limit(
+    workload: Workload,
+    file: Path,
+    expected: int,
+    work: Path,
+    *,
+    timeout: float,
+    to_file: bool = False,
+) -> Measured:
     """The bare loop over the downloaded file."""
     args = [sys.executable, "-m", "benchmarks.limit", workload.file_format, str(file)]
-    label = "limit: bare loop, msgspec RECORD lines"
-    return checked(label, run([*args, workload.stream], timeout=timeout), workload.stream, expected)
+    stdout = output(work, to_file=to_file)
+    try:
+        result = run([*args, workload.stream], timeout=timeout, stdout=stdout)
+    finally:
+        if stdout is not None:
+            stdout.unlink(missing_ok=True)
+    label = LIMIT + (TO_FILE if to_file else "")
+    return checked(label, result, workload.stream, expected, to_file=to_file)
 
 
 def stock(
@@ -99,20 +126,23 @@ def tap(
     *,
     timeout: float,
     batch_format: str | None = None,
+    to_file: bool = False,
 ) -> Measured:
     """``tap-exports`` against the sandbox: create, poll, download, parse, emit.
 
     With ``batch_format`` the SDK's ``batch_config`` is set and the records go to files.
     """
     label = (
-        "tap-exports end to end" if batch_format is None else f"tap-exports BATCH, {batch_format}"
+        "tap-exports end to end" + (TO_FILE if to_file else "")
+        if batch_format is None
+        else f"tap-exports BATCH, {batch_format}"
     )
     if batch_format == "parquet" and find_spec("pyarrow") is None:
         return Measured(label, note="pyarrow is not installed")
     config = tap_config(
         sandbox, workload.settings(sandbox), export_timeout_seconds=timeout, **_FAST_POLLING
     )
-    messages = None
+    messages = output(work, to_file=to_file or batch_format is not None)
     if batch_format is not None:
         folder = work / "batches"
         folder.mkdir()
@@ -121,16 +151,17 @@ def tap(
             | ({"compression": "gzip"} if batch_format == "jsonl" else {}),
             "storage": {"root": folder.as_uri()},
         }
-        messages = work / "messages.jsonl"
     try:
         result = run_tap(config, work, streams=[workload.stream], timeout=timeout, stdout=messages)
-        if messages is not None and not batch_messages(messages):
+        if batch_format is not None and messages is not None and not batch_messages(messages):
             return Measured(label, note="the tap wrote no BATCH messages")
     finally:
         shutil.rmtree(work / "batches", ignore_errors=True)
+        if messages is not None:
+            messages.unlink(missing_ok=True)
     wait = sum(completion_times(result.log).values())
     expected = workload.rows(sandbox)
-    return checked(label, result, workload.stream, expected, wait=wait)
+    return checked(label, result, workload.stream, expected, wait=wait, to_file=to_file)
 
 
 def run_tap(

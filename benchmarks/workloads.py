@@ -11,11 +11,12 @@ from typing_extensions import override
 
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.tap import TapExports
-from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
+from tap_exports_sandbox import CsvFormat, Sandbox, SandboxConfig, StatusDelays
 from tap_exports_sandbox.batch.data import EVENTS_DATASET
 from tap_exports_sandbox.batch.emulator import BatchEmulator
 from tap_exports_sandbox.batch.options import BatchOptions
 from tap_exports_sandbox.mailgun.emulator import MailgunEmulator
+from tap_exports_sandbox.mailgun.options import MailgunOptions
 
 #: Rows are spread over this much of the sandbox's 30 days of history, so none is in the future.
 HISTORY_SECONDS = 20 * 86_400
@@ -43,6 +44,8 @@ class Workload(ABC):
     file_format: ClassVar[str]
     stream: ClassVar[str]
     dataset: ClassVar[str]
+    #: How the sandbox's Mailgun account writes its CSV files.
+    mailgun_csv: ClassVar[CsvFormat] = CsvFormat()
 
     @abstractmethod
     def settings(self, sandbox: Sandbox) -> dict[str, Any]:
@@ -58,7 +61,11 @@ class Workload(ABC):
 
 
 class MailgunBounces(Workload):
-    """Mailgun's bounces of one domain: a CSV file behind a pre-signed S3 link."""
+    """Mailgun's bounces of one domain: a CSV file behind a pre-signed S3 link.
+
+    Every 17th row holds an awkward value, quoted: commas, quotes, line ends (LF and
+    CRLF) inside the value, non-ASCII text.
+    """
 
     title = "Mailgun bounces, CSV"
     file_format = "csv"
@@ -74,6 +81,13 @@ class MailgunBounces(Workload):
     def save_file(self, sandbox: Sandbox, path: Path) -> None:
         """Copy the export object from the sandbox's storage."""
         save_objects(sandbox, sandbox.emulator(MailgunEmulator).bucket, path)
+
+
+class MailgunBouncesBom(MailgunBounces):
+    """The same export as a spreadsheet tool writes it: a UTF-8 byte-order mark first."""
+
+    title = "Mailgun bounces, CSV with BOM"
+    mailgun_csv = CsvFormat(bom=True)
 
 
 class BatchEvents(Workload):
@@ -100,19 +114,21 @@ class BatchEvents(Workload):
         return int(sandbox.truth()["streams"][self.stream])
 
 
-WORKLOADS: tuple[Workload, ...] = (MailgunBounces(), BatchEvents())
+WORKLOADS: tuple[Workload, ...] = (MailgunBounces(), MailgunBouncesBom(), BatchEvents())
 CSV_WORKLOAD = WORKLOADS[0]
 
 
-def throughput_sandbox(rows: int, largest: int) -> Sandbox:
-    """A sandbox whose workloads hold ``rows`` rows, room for ``largest``, exports ready at once."""
+def throughput_sandbox(workload: Workload, rows: int, largest: int) -> Sandbox:
+    """A sandbox whose ``workload`` holds ``rows`` rows, room for ``largest``, exports ready at
+    once."""
     return Sandbox(
         SandboxConfig(
             default_rows=BACKGROUND_ROWS,
-            rows={workload.dataset: rows for workload in WORKLOADS},
+            rows={workload.dataset: rows},
             delays=StatusDelays(running_after=0.05, complete_after=0.1),
             row_step_seconds=min(1.0, HISTORY_SECONDS / max(largest, 1)),
             batch=BatchOptions(part_max_bytes=BATCH_PART_BYTES),
+            mailgun=MailgunOptions(csv=workload.mailgun_csv),
         )
     )
 

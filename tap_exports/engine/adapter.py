@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,18 @@ from tap_exports.io.fetch import ByteSource
 Row = dict[str, Any]
 RowTransform = Callable[[Row], Row]
 """Reshapes one decoded row into a record; each row is a fresh dict it may change in place."""
+
+
+Columns = MutableMapping[str, Iterable[Any]]
+ColumnTransform = Callable[[Columns, int], Columns]
+"""The row transform of a whole batch at once: the batch's columns by name and its row
+count in, the record's columns out, in order (a new name goes last, as in a dict). It
+raises as the row transform does; the batch is then transformed row by row instead."""
+
+
+BatchTransform = Callable[[list[Row]], bool]
+"""The row transform of a whole batch of dicts, in place, with C-level calls: False, having
+changed nothing, leaves the batch to the row transform (a row it would refuse)."""
 
 
 def keep_row(row: Row) -> Row:
@@ -48,6 +60,11 @@ class DownloadTarget:
     format: FileFormat
     csv: CsvOptions = field(default_factory=CsvOptions)
     transform: RowTransform = keep_row
+    #: The same transform over a whole batch of dicts (NDJSON, JSON).
+    transform_batch: BatchTransform | None = None
+    #: The same transform column by column, for CSV files: records are then built without
+    #: a dict per row (:mod:`tap_exports.engine.records`).
+    columns: ColumnTransform | None = None
     #: Rows the provider says the file holds: a file that ends with fewer (a body without
     #: a length, cut at a line end) is a cut download, never read as whole.
     expected_rows: int | None = None

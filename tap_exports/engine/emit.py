@@ -33,6 +33,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
 
+from tap_exports.engine.records import as_dicts, is_records, names
 from tap_exports.engine.sdk_compat import (
     BatchConfig,
     conform_record_data_types,
@@ -68,8 +69,8 @@ def new_encoder() -> msgspec.json.Encoder:
 class RecordSink(Protocol):
     """Where a stream's shaped rows go."""
 
-    def write_batch(self, rows: list[Row]) -> None:
-        """Take a batch of source rows."""
+    def write_batch(self, rows: list[Any]) -> None:
+        """Take a batch of source rows (dicts, or structs: :mod:`~tap_exports.engine.records`)."""
 
     def flush(self) -> int:
         """Make everything written so far durable downstream; return the rows it held."""
@@ -127,15 +128,17 @@ class RecordShaper:
                 out[name] = self._conform_nested(name, value)
         return out
 
-    def shape_batch(self, rows: list[Row]) -> list[Row]:
+    def shape_batch(self, rows: list[Any]) -> list[Any]:
         """Shaped rows; the rows themselves when none holds a property outside the selection.
 
-        The keys of a whole batch are checked in one C-level union, so the common batch
-        costs no per-row work here.
+        The keys of a whole batch are checked in one C-level union (a batch of structs:
+        its one type's names), so the common batch costs no per-row work here.
         """
-        if self.trivial and (self.passes_everything or self.keep.issuperset(set().union(*rows))):
-            return rows
-        return [self.shape(row) for row in rows]
+        if self.trivial:
+            keys = names(rows) if is_records(rows) else set().union(*rows)
+            if self.passes_everything or self.keep.issuperset(keys):
+                return rows
+        return [self.shape(row) for row in as_dicts(rows)]
 
     def _unmapped(self, row: Row, out: Row) -> None:
         extra = [name for name in row if name not in self.keep and name not in self.deselected]
@@ -195,7 +198,7 @@ class RecordEmitter:
         now = dt.datetime.now(dt.UTC).isoformat()
         self.suffix = b',"time_extracted":' + msgspec.json.encode(now) + b"}\n"
 
-    def write_batch(self, rows: list[Row]) -> None:
+    def write_batch(self, rows: list[Any]) -> None:
         """Queue the RECORD message(s) of a batch of source rows."""
         buffer = self.buffer
         encode_into = self.encoder.encode_into
@@ -212,7 +215,7 @@ class RecordEmitter:
                 buffer += lines[:-1].replace(b"\n", suffix + prefix)
                 buffer += suffix
         else:
-            for row in rows:
+            for row in as_dicts(rows):
                 record = shape(row)
                 for transform, prefix in self.maps:
                     mapped = record if transform is None else transform(record)
@@ -286,7 +289,7 @@ class BatchFileWriter:
         self.file = file
         return file
 
-    def write_batch(self, rows: list[Row]) -> None:
+    def write_batch(self, rows: list[Any]) -> None:
         """Append shaped rows, starting a new file every ``batch_size`` rows."""
         start = 0
         while start < len(rows):

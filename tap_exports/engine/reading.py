@@ -6,7 +6,10 @@
    header and delimiter as the target says, or told by the file's first line) or NDJSON /
    JSON decoded in batches of dicts; a malformed row stops the run or is skipped and
    counted (``on_bad_rows``).
-2. The provider's transform reshapes each row (Mailgun's dates, Batch's identifiers).
+2. The provider's transform reshapes the rows (Mailgun's dates, Batch's identifiers), a
+   whole batch at once where the provider can: CSV column by column into msgspec structs
+   (:mod:`~tap_exports.engine.records`), NDJSON with C-level calls over the batch's dicts;
+   :class:`~tap_exports.engine.rowcheck.RowCheck` goes row by row only where a row is bad.
 3. :meth:`ExportReader.emit` skips the rows a run before a restart already handed to
    the target, drops rows older than the window for providers that cannot filter on
    the server, and counts what it hands on in the state.
@@ -16,14 +19,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.metrics import count_bad_rows, count_future_rows
-from tap_exports.engine.rowcheck import RowCheck
+from tap_exports.engine.records import column
+from tap_exports.engine.rowcheck import ColumnRecords, RowCheck
 from tap_exports.engine.state import FUTURE_TOLERANCE, ExportState
 from tap_exports.errors import DownloadError
 from tap_exports.instants import format_instant
@@ -47,14 +53,26 @@ class FileReader:
     #: Checked in every row: a value that is not a time is a bad row.
     replication_key: str | None = None
 
-    def batches(self, target: DownloadTarget) -> Generator[list[Row], None, None]:
-        """Every row of one file, reshaped by its transform, in batches, streamed."""
+    def batches(self, target: DownloadTarget) -> Generator[list[Any], None, None]:
+        """Every row of one file, reshaped by its transform, in batches, streamed.
+
+        With a column transform, CSV rows become structs (:mod:`~tap_exports.engine.records`).
+        """
         stats = DecodeStats()
         check = RowCheck(
             target.transform,
             self.replication_key,
             BadRowPolicy(target.source.name, self.on_bad_rows, stats, unit="data row"),
+            batch=target.transform_batch,
         )
+        records = None
+        if target.columns is not None:
+            records = functools.partial(
+                ColumnRecords,
+                transform=target.columns,
+                key=self.replication_key,
+                options=target.csv,
+            )
         with target.source.open() as raw:
             batches = iter_record_batches(
                 raw,
@@ -65,6 +83,7 @@ class FileReader:
                 stats=stats,
                 limits=self.limits,
                 max_row_bytes=self.max_row_bytes,
+                csv_records=records,
             )
             for batch in batches:
                 yield check(batch)
@@ -181,20 +200,21 @@ class ExportReader:
         return newest
 
 
-def below(rows: list[Row], key: str, ceiling: str) -> tuple[str | None, int]:
+def below(rows: list[Any], key: str, ceiling: str) -> tuple[str | None, int]:
     """The newest ``key`` not after ``ceiling``, and how many rows are after it."""
-    values = [str(value) for row in rows if (value := row.get(key)) is not None]
+    values = [str(value) for value in column(rows, key) if value is not None]
     kept = [value for value in values if value <= ceiling]
     return (max(kept) if kept else None), len(values) - len(kept)
 
 
-def since(rows: list[Row], key: str, floor: str | None) -> tuple[list[Row], str | None]:
+def since(rows: list[Any], key: str, floor: str | None) -> tuple[list[Any], str | None]:
     """``rows`` without those whose ``key`` is before ``floor``, and the newest ``key``.
 
     Values compare as text (ISO instants). The common batch, all text and all at or
     after the floor, costs one pass to collect the values and C-level min/max.
     """
-    values = [value for row in rows if (value := row.get(key)) is not None]
+    everyone = column(rows, key)
+    values = [value for value in everyone if value is not None]
     if not values:
         return rows, None
     try:
@@ -206,5 +226,5 @@ def since(rows: list[Row], key: str, floor: str | None) -> tuple[list[Row], str 
         low, high = min(values), max(values)
     if floor is None or low >= floor:
         return rows, high
-    kept = [row for row in rows if str(row.get(key) or floor) >= floor]
+    kept = [row for row, value in zip(rows, everyone, strict=True) if str(value or floor) >= floor]
     return kept, high if high >= floor else None

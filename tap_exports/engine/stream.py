@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable, Generator, Iterable, Mapping
+from contextlib import closing
 from typing import Any, ClassVar
 
 from singer_sdk import Tap
@@ -24,6 +25,7 @@ from tap_exports.engine.emit import BatchFileWriter, RecordEmitter, RecordShaper
 from tap_exports.engine.job import Window
 from tap_exports.engine.listing import ExportListingStream
 from tap_exports.engine.reading import ExportReader
+from tap_exports.engine.records import as_dicts
 from tap_exports.engine.runner import ExportRunner
 from tap_exports.engine.runtime import runtime_of
 from tap_exports.engine.sdk_compat import (
@@ -37,7 +39,6 @@ from tap_exports.engine.sdk_compat import (
 )
 from tap_exports.engine.state import ExportState
 from tap_exports.errors import RunInterruptedError
-from tap_exports.io.rows import flatten
 
 LOGGER = logging.getLogger("tap_exports.stream")
 
@@ -290,8 +291,10 @@ class BulkExportStream(ExportStreamHooks):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Row]:
-        """Rows one by one, for the SDK's own loop (dry runs and ``--test``)."""
-        yield from flatten(self.record_batches(context))
+        """Rows one by one, as dicts, for the SDK's own loop (dry runs and ``--test``)."""
+        with closing(self.record_batches(context)) as batches:
+            for batch in batches:
+                yield from as_dicts(batch)
 
     def record_batches(self, context: Context | None) -> Generator[list[Row], None, None]:
         """Every row this run emits for ``context``, in batches, driving exports as it goes.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from enum import StrEnum
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from typing import Any, BinaryIO
 
 from tap_exports.errors import DataError
@@ -18,15 +18,20 @@ from tap_exports.io.rows import BATCH_ROWS, BadRows, DecodeStats, flatten
 __all__ = [
     "BadRows",
     "CsvOptions",
+    "CsvRecords",
     "DecodeStats",
     "DecompressionLimits",
     "FileFormat",
     "batched",
+    "csv_dicts",
     "iter_csv_rows",
     "iter_record_batches",
     "iter_records",
 ]
 
+CsvBatch = list[list[str]]
+CsvRecords = Callable[[list[str]], Callable[[CsvBatch], list[Any]]]
+"""Given a CSV file's header, what turns a batch of its rows into records."""
 _DEFAULT_CSV = CsvOptions()
 _DEFAULT_LIMITS = DecompressionLimits()
 
@@ -81,17 +86,25 @@ def iter_record_batches(
     stats: DecodeStats | None = None,
     limits: DecompressionLimits = _DEFAULT_LIMITS,
     max_row_bytes: int = MAX_ROW_BYTES,
-) -> Generator[list[dict[str, Any]], None, None]:
+    csv_records: CsvRecords | None = None,
+) -> Generator[list[Any], None, None]:
     """Like :func:`iter_records`, in lists of records, so per-row work downstream can batch.
 
-    No row longer than ``max_row_bytes`` is held in memory: it is a bad row.
+    No row longer than ``max_row_bytes`` is held in memory: it is a bad row. CSV rows
+    become dicts keyed by the header unless ``csv_records`` builds them otherwise.
     """
     stats = stats if stats is not None else DecodeStats()
     for name, chunks in iter_payloads(raw, source_name=source_name, limits=limits, stats=stats):
         layout, data = _sniff_json(chunks, name) if fmt is FileFormat.AUTO else (fmt, chunks)
         if layout is FileFormat.CSV:
             yield from _csv_batches(
-                data, name, csv_options, on_bad_row, stats, max_row_bytes=max_row_bytes
+                data,
+                name,
+                csv_options,
+                on_bad_row,
+                stats,
+                max_row_bytes=max_row_bytes,
+                records=csv_records or (lambda header: csv_dicts(header, csv_options)),
             )
         elif layout is FileFormat.JSON:
             yield from batched(
@@ -128,7 +141,8 @@ def _csv_batches(
     stats: DecodeStats,
     *,
     max_row_bytes: int,
-) -> Generator[list[dict[str, Any]], None, None]:
+    records: CsvRecords,
+) -> Generator[list[Any], None, None]:
     batches = iter_csv_batches(
         chunks,
         source_name=source_name,
@@ -141,15 +155,25 @@ def _csv_batches(
         first = next(batches, None)
         if first is None:
             return
-        header = first[0]
+        build = records(first[0])
         for batch in batches:
-            if options.empty_as_null:
-                yield [
-                    {name: value or None for name, value in zip(header, row, strict=False)}
-                    for row in batch
-                ]
-            else:
-                yield [dict(zip(header, row, strict=False)) for row in batch]
+            yield build(batch)
+
+
+def csv_dicts(header: list[str], options: CsvOptions) -> Callable[[CsvBatch], list[dict[str, Any]]]:
+    """One dict per row keyed by ``header``, built by C-level calls only (no loop in Python)."""
+    if options.empty_as_null:
+        null: Callable[[str, str], str | None] = {"": None}.get
+
+        def nulled(batch: CsvBatch) -> list[dict[str, Any]]:
+            return list(map(dict, map(zip, repeat(header), map(map, repeat(null), batch, batch))))
+
+        return nulled
+
+    def plain(batch: CsvBatch) -> list[dict[str, Any]]:
+        return list(map(dict, map(zip, repeat(header), batch)))
+
+    return plain
 
 
 def _sniff_json(

@@ -35,14 +35,16 @@ def test_a_tiny_run_fills_every_table(tmp_path, capsys):
     throughput = table_rows(report, "Throughput")
     expected_paths = [
         "limit: bare loop, msgspec RECORD lines",
+        "limit: bare loop, msgspec RECORD lines, to a file",
         "stock singer-sdk Stream",
         "tap-exports end to end",
+        "tap-exports end to end, to a file",
         *(f"tap-exports BATCH, {batch_format}" for batch_format in BATCH_FORMATS),
     ]
     for workload in WORKLOADS:
         lines = {row[1]: row for row in throughput if row[0] == workload.title}
         assert list(lines) == expected_paths
-        for path in expected_paths[:2]:
+        for path in expected_paths[:3]:
             assert lines[path][2] == "2,000", lines[path]
         for row in lines.values():
             assert row[2] == "2,000" or row[-1].startswith("n/a: "), row

@@ -29,7 +29,7 @@ from tap_exports.engine.job import Window
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
 from tap_exports.instants import format_instant, parse_instant
 from tap_exports.providers.batch.client import BatchApi
-from tap_exports.providers.batch.exports import LAG, BatchProfilesExport
+from tap_exports.providers.batch.exports import LAG, BatchEventsExport, BatchProfilesExport
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Fault, Sandbox, StatusDelays
 from tap_exports_sandbox.batch.data import PROFILE_ATTRIBUTES, installation_ids
@@ -520,3 +520,38 @@ def test_listing_follows_the_cursor_across_pages(sandbox):
     listed = [export["id"] for export in run.records("batch_exports")]
     assert len(listed) == len(set(listed)) > 205  # three pages of at most 100
     assert set(ids) < set(listed) <= {export.id for export in emulated_exports(sandbox)}
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param(
+            [
+                {
+                    "event": "open",
+                    "timestamp": "2026-01-01T00:00:00Z",
+                    "identifiers": {"custom_id": "a"},
+                },
+                {"event": "click", "timestamp": "2026-01-01T00:00:01Z", "identifiers": {}, "x": 1},
+                {"event": "open", "timestamp": "2026-01-01T00:00:02Z", "identifiers": None},
+                {"event": "open", "timestamp": "2026-01-01T00:00:03Z", "custom_id": "top"},
+            ],
+            id="mixed-identifiers",
+        ),
+        pytest.param(
+            [
+                {"event": "open", "timestamp": "2026-01-01T00:00:00Z"},
+                {"event": "open", "timestamp": None},
+            ],
+            id="a-line-without-its-time",
+        ),
+    ],
+)
+def test_event_batches_transform_as_each_line_would(lines: list[dict[str, Any]]):
+    export = BatchEventsExport(None, ["open"], stream="batch_events")  # type: ignore[arg-type]
+    rows = [dict(line) for line in lines]
+    if export.transform_batch(rows):
+        assert rows == [export.transform(dict(line)) for line in lines]
+        assert [list(row) for row in rows] == [list(export.transform(dict(line))) for line in lines]
+    else:
+        assert rows == lines

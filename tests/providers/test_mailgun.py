@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tap_exports.errors import ExportFailedError, ExportTimeoutError
-from tap_exports.providers.mailgun.exports import rfc2822_to_iso
+from tap_exports.providers.mailgun.exports import rfc2822_column, rfc2822_to_iso
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.faults import Fault
 from tap_exports_sandbox.mailgun.options import MailgunOptions
@@ -243,3 +243,36 @@ def test_invalid_lists_fail_before_any_request(sandbox: Sandbox):
 )
 def test_rfc2822_dates(text: str, iso: str | None):
     assert rfc2822_to_iso(text) == iso
+
+
+FIXED = ["Fri, 21 Oct 2011 11:02:55 UTC", "Sat, 29 Feb 2020 23:59:59 GMT"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(FIXED, id="fixed-layout"),
+        pytest.param([*FIXED, None, ""], id="empty"),
+        pytest.param([*FIXED, "Fri, 21 Oct 2011 13:02:55 +0200"], id="other-zone"),
+        pytest.param([*FIXED, "Fri, 21 Oct 2011 11:02:55 UTC\nFri, 21 Oct 2011"], id="line-end"),
+        pytest.param([*FIXED, "Fri, \u0662\u0661 Oct 2011 11:02:55 UTC"], id="arabic-digits"),
+    ],
+)
+def test_a_date_column_converts_as_each_date_would(values: list[str | None]):
+    expected = []
+    for value in values:
+        try:
+            expected.append(rfc2822_to_iso(value))
+        except ValueError:
+            expected.append("ValueError")
+    try:
+        converted: list[str | None] = rfc2822_column(values)
+    except ValueError:
+        assert "ValueError" in expected
+    else:
+        assert converted == expected
+
+
+def test_a_day_that_does_not_exist_fails_the_column():
+    with pytest.raises(ValueError, match="unreadable date"):
+        rfc2822_column([*FIXED, "Mon, 30 Feb 2026 10:00:00 UTC"])

@@ -9,15 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
+import operator
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from typing import TYPE_CHECKING, cast
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
-from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
+from tap_exports.engine.adapter import Columns, DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.http import segment
 from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
@@ -101,6 +103,34 @@ def rfc2822_to_iso(value: str | None) -> str | None:
     return format_instant(parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC))
 
 
+_TIMES = re.compile(f"(?:{_TIME.pattern}\n)*{_TIME.pattern}")
+"""Many times, one per line: a whole column checked in one call."""
+_DAY_PART: Callable[[str], str] = operator.itemgetter(slice(0, 16))
+_GAP: Callable[[str], str] = operator.itemgetter(16)
+_TIME_PART: Callable[[str], str] = operator.itemgetter(slice(17, 25))
+_ZONE: Callable[[str], str] = operator.itemgetter(slice(25, None))
+
+
+def rfc2822_column(values: Iterable[str | None]) -> list[str | None]:
+    """:func:`rfc2822_to_iso` of every value; by C-level calls over the column when every
+    value is in the fixed layout (the same tests as the one-value path, a column at a time).
+    """
+    values = list(values)
+    if None not in values and set(map(len, values)) == {29}:  # type: ignore[arg-type]
+        texts = cast("list[str]", values)
+        times = list(map(_TIME_PART, texts))
+        if (
+            set(map(_GAP, texts)) == {" "}
+            and set(map(_ZONE, texts)) <= _UTC
+            and _TIMES.fullmatch("\n".join(times))
+        ):
+            days = list(map(_utc_day, map(_DAY_PART, texts)))
+            if None not in days:
+                parts = zip(cast("list[str]", days), times, repeat("Z"))
+                return list(map("".join, parts))
+    return [rfc2822_to_iso(value) for value in values]
+
+
 class MailgunListExport(ExportAdapter):
     """The export of one Mailgun list."""
 
@@ -178,6 +208,7 @@ class MailgunListExport(ExportAdapter):
             format=FileFormat.CSV,
             csv=CsvOptions(empty_as_null=True),
             transform=self.transform,
+            columns=self.transform_columns,
         )
 
     def transform(self, row: Row) -> Row:
@@ -196,6 +227,21 @@ class MailgunListExport(ExportAdapter):
             # every tag, which Mailgun's JSON lists write as "*".
             row["tag"] = row.get("tag") or "*"
         return row
+
+    def transform_columns(self, columns: Columns, rows: int) -> Columns:
+        """:meth:`transform` of a whole batch, column by column: the same records."""
+        nothing = repeat(None, rows)
+        columns["created_at"] = rfc2822_column(columns.get("created_at", nothing))
+        if self.kind == "domains":
+            columns["wildcard"] = [
+                None if wildcard is None else str(wildcard).lower() == "true"
+                for wildcard in columns.get("wildcard", nothing)
+            ]
+        else:
+            columns["domain"] = repeat(self.domain, rows)
+        if self.kind == "unsubscribes":
+            columns["tag"] = [tag or "*" for tag in columns.get("tag", nothing)]
+        return columns
 
 
 class MailgunBulkStream(BulkExportStream):
