@@ -14,6 +14,7 @@ from typing_extensions import override
 
 from tap_exports import config_check, logredact
 from tap_exports.cli_errors import explained_failures
+from tap_exports.engine.emit import WholeMessageWriter
 from tap_exports.engine.lifecycle import ExportPool, Timing
 from tap_exports.engine.retry import PollSchedule
 from tap_exports.engine.retry import configure as configure_retries
@@ -33,6 +34,7 @@ class TapExports(ExportTapHooks):
     """Singer tap for SaaS asynchronous export APIs."""
 
     name = "tap-exports"
+    message_writer_class = WholeMessageWriter
     config_jsonschema = th.PropertiesList(
         *COMMON_SETTINGS.wrapped.values(),
         *(provider.settings_property() for provider in PROVIDERS),

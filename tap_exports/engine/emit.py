@@ -32,6 +32,9 @@ import msgspec
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import RemoveRecordTransform, SameRecordTransform
+from singer_sdk.singerlib import Message
+from singer_sdk.singerlib.encoding import SimpleSingerWriter
+from typing_extensions import override
 
 from tap_exports.engine.records import as_dicts, is_records, names
 from tap_exports.engine.sdk_compat import (
@@ -167,6 +170,32 @@ class RecordShaper:
         return conformed[name]
 
 
+def to_stdout(data: bytes | bytearray) -> None:
+    """Hand ``data`` (whole Singer messages) to stdout, every byte of it, and flush."""
+    out = sys.stdout
+    out.flush()
+    raw = getattr(out, "buffer", None)
+    if raw is not None:
+        write_fully(raw, data)
+        raw.flush()
+    else:
+        out.write(data.decode("utf-8"))
+        out.flush()
+
+
+class WholeMessageWriter(SimpleSingerWriter):
+    """The SDK's writer for its own messages (SCHEMA, STATE, BATCH), written whole.
+
+    The SDK writes through stdout's text layer, which ignores a raw write that a signal
+    cut short when stdout is unbuffered: a message longer than a pipe's atomic 4 KB (a
+    wide SCHEMA, the STATE of many sources) would reach the target cut.
+    """
+
+    @override
+    def write_message(self, message: Message) -> None:
+        to_stdout((self.format_message(message) + "\n").encode("utf-8"))
+
+
 class RecordEmitter:
     """RECORD messages to stdout, buffered; :meth:`flush` writes them in one block."""
 
@@ -230,15 +259,7 @@ class RecordEmitter:
     def _write(self) -> None:
         if not self.buffer:
             return
-        out = sys.stdout
-        out.flush()
-        raw = getattr(out, "buffer", None)
-        if raw is not None:
-            write_fully(raw, self.buffer)
-            raw.flush()
-        else:
-            out.write(self.buffer.decode("utf-8"))
-            out.flush()
+        to_stdout(self.buffer)
         self.buffer.clear()
         self._stamp()
 

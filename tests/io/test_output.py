@@ -14,7 +14,7 @@ import pytest
 from tap_exports.io.output import write_fully
 
 
-class _ShortWrites(io.RawIOBase):
+class ShortWrites(io.RawIOBase):
     """A raw file whose writes take at most ``step`` bytes, as a pipe a signal interrupts."""
 
     def __init__(self, step: int) -> None:
@@ -31,7 +31,7 @@ class _ShortWrites(io.RawIOBase):
 
 
 def test_every_byte_is_written_however_short_each_write():
-    out = _ShortWrites(step=7)
+    out = ShortWrites(step=7)
     block = bytes(range(256)) * 40
     write_fully(out, bytearray(block))  # type: ignore[arg-type]
     assert bytes(out.received) == block
@@ -39,7 +39,7 @@ def test_every_byte_is_written_however_short_each_write():
 
 def test_a_stream_that_takes_nothing_is_an_error_not_a_loop():
     with pytest.raises(BlockingIOError, match="took 0 of 5 bytes"):
-        write_fully(_ShortWrites(step=0), b"hello")  # type: ignore[arg-type]
+        write_fully(ShortWrites(step=0), b"hello")  # type: ignore[arg-type]
 
 
 def test_a_signal_during_a_write_to_a_slow_pipe_loses_no_byte():
