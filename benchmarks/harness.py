@@ -86,8 +86,9 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         "--repeat",
         type=int,
         default=1,
-        help="rounds of the throughput section, every path once per round; the report shows "
-        "medians and ranges (1; the parallel and polling sections run once)",
+        metavar="N",
+        help="rounds of the throughput section, every path once per round, and as many memory "
+        "runs; the report shows medians and ranges (1; parallel and polling run once)",
     )
     args = parser.parse_args(argv)
     if args.repeat < 1:
