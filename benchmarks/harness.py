@@ -47,7 +47,7 @@ class Options:
     output: Path
     timeout: float
     repeat: int
-    """Rounds of the throughput section: every path once per round."""
+    """Rounds of the throughput section (every path once per round); runs of each memory size."""
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
