@@ -30,6 +30,8 @@ SECTIONS = ("throughput", "parallel", "polling")
 #: The memory run reads this many times the rows of the throughput runs.
 MEMORY_FACTOR = 5
 BATCH_FORMATS = ("jsonl", "parquet")
+#: Where ``workload_paths`` puts the tap end to end (to ``/dev/null``): the memory run's match.
+TAP_LINE = 3
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "latest.md"
 
 
@@ -44,6 +46,8 @@ class Options:
     sections: tuple[str, ...]
     output: Path
     timeout: float
+    repeat: int
+    """Rounds of the throughput section (every path once per round); runs of each memory size."""
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -78,7 +82,17 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--timeout", type=float, default=1800, help="seconds any one measured process may take"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="rounds of the throughput section, every path once per round, and as many memory "
+        "runs; the report shows medians and ranges (1; parallel and polling run once)",
+    )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     quick = args.quick
     return Options(
         rows=args.rows or (20_000 if quick else 1_000_000),
@@ -88,6 +102,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         sections=tuple(args.only or SECTIONS),
         output=args.output,
         timeout=args.timeout,
+        repeat=args.repeat,
     )
 
 
@@ -96,23 +111,42 @@ def throughput(options: Options, work: Path, report: Report) -> None:
     for workload in WORKLOADS:
         largest = options.rows * (MEMORY_FACTOR if workload is CSV_WORKLOAD else 1)
         with throughput_sandbox(workload, options.rows, largest) as sandbox:
-            report.throughput[workload.title] = workload_paths(sandbox, workload, work, options)
+            rounds = workload_rounds(sandbox, workload, work, options)
+            report.throughput[workload.title] = rounds
             if workload is CSV_WORKLOAD:
                 sandbox.resize_dataset(workload.dataset, largest)
-                large = paths.tap(sandbox, workload, work, timeout=options.timeout)
-                report.memory = (report.throughput[workload.title][3], large)
+                large = []
+                for _ in range(options.repeat):
+                    large.append(paths.tap(sandbox, workload, work, timeout=options.timeout))
+                    sandbox.reset()
+                report.memory = ([lines[TAP_LINE] for lines in rounds], large)
+
+
+def workload_rounds(
+    sandbox: Sandbox, workload: Workload, work: Path, options: Options
+) -> list[list[Measured]]:
+    """Every path once per round, ``options.repeat`` rounds, so the machine's load moves
+    every path alike; the export file the first round saves serves every round."""
+    file = work / f"export.{workload.file_format}"
+    rounds = [workload_paths(sandbox, workload, file, work, options) for _ in range(options.repeat)]
+    file.unlink()
+    return rounds
 
 
 def workload_paths(
-    sandbox: Sandbox, workload: Workload, work: Path, options: Options
+    sandbox: Sandbox, workload: Workload, file: Path, work: Path, options: Options
 ) -> list[Measured]:
-    """The limit, stock and tap paths (to ``/dev/null``, then to a file) over one export."""
+    """The limit, stock and tap paths (to ``/dev/null``, then to a file) over one export.
+
+    The limit and stock paths read ``file``: the export the tap downloaded, saved on the
+    first call.
+    """
     timeout = options.timeout
     tap = paths.tap(sandbox, workload, work, timeout=timeout)
     sandbox.reset()
     tap_to_file = paths.tap(sandbox, workload, work, timeout=timeout, to_file=True)
-    file = work / f"export.{workload.file_format}"
-    workload.save_file(sandbox, file)
+    if not file.exists():
+        workload.save_file(sandbox, file)
     sandbox.reset()
     expected = workload.rows(sandbox)
     schema = stream_schema(sandbox, workload)
@@ -123,7 +157,6 @@ def workload_paths(
         tap,
         tap_to_file,
     ]
-    file.unlink()
     for batch_format in BATCH_FORMATS:
         lines.append(paths.tap(sandbox, workload, work, timeout=timeout, batch_format=batch_format))
         sandbox.reset()

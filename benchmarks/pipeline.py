@@ -27,7 +27,7 @@ import msgspec
 from benchmarks import loaders, paths, postgres
 from benchmarks.measure import ROOT
 from benchmarks.pipe import Piped, run_pipe
-from benchmarks.report import MIB, machine_info, table
+from benchmarks.report import MIB, machine_info, spread, table
 from benchmarks.workloads import CSV_WORKLOAD, HISTORY_SECONDS, catalog, tap_config
 from tap_exports.tap import TapExports
 from tap_exports_sandbox import Sandbox, SandboxConfig, StatusDelays
@@ -335,10 +335,7 @@ def measure_duckdb(bench: Workbench, repeat: int) -> tuple[list[float], list[Lin
 
 
 def _spread(values: Sequence[float]) -> str:
-    median = statistics.median(values)
-    if len(values) == 1:
-        return f"{median:.1f}"
-    return f"{median:.1f} ({min(values):.1f}-{max(values):.1f})"
+    return spread(values, "{:.1f}".format)
 
 
 def _median(values: Sequence[float]) -> float:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import statistics
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from importlib.util import find_spec
@@ -41,8 +42,10 @@ class Report:
     """Everything one run of the harness measured."""
 
     machine: str
-    throughput: dict[str, list[Measured]] = field(default_factory=dict)
-    memory: tuple[Measured, Measured] | None = None
+    throughput: dict[str, list[list[Measured]]] = field(default_factory=dict)
+    """Per workload, its rounds: every path once per round, in the same order."""
+    memory: tuple[list[Measured], list[Measured]] | None = None
+    """The tap's runs at the throughput rows, then at five times as many."""
     parallel: list[Waited] = field(default_factory=list)
     polling: list[Waited] = field(default_factory=list)
 
@@ -82,6 +85,10 @@ THROUGHPUT_INTRO = (
     "rows/s leaves out the wait for the sandbox to prepare the export; x limit compares "
     "those rows/s."
 )
+REPEATED_INTRO = (
+    " Median of {rounds} rounds, every path once per round; range in brackets. x limit is "
+    "the median of each round's ratio to the limit of the same round."
+)
 THROUGHPUT_HEADER = (
     "file",
     "path",
@@ -109,41 +116,71 @@ def _number(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _throughput_rows(title: str, lines: list[Measured]) -> Iterable[list[str]]:
-    """Each line's x limit is against the limit with the same output (``/dev/null`` or a file)."""
+def spread(values: Sequence[float], show: Callable[[float], str]) -> str:
+    """The median; with more than one value, the range in brackets after it."""
+    median = show(statistics.median(values))
+    return median if len(values) == 1 else f"{median} ({show(min(values))}-{show(max(values))})"
+
+
+def _limit_ratios(lines: list[Measured]) -> list[float]:
+    """One round's rows/s against the limit with the same output (``/dev/null`` or a file)."""
     limits = {line.to_file: line.rate for line in lines if line.path.startswith(LIMIT)}
-    for line in lines:
-        limit = limits.get(line.to_file) or limits[False]
-        if line.run is None:
-            yield [title, line.path, "n/a", *["-"] * 7, f"n/a: {line.note}"]
+    return [line.rate / (limits.get(line.to_file) or limits[False]) for line in lines]
+
+
+def throughput_rows(title: str, rounds: list[list[Measured]]) -> Iterable[list[str]]:
+    """One row per path: medians over the rounds that measured it, and every note."""
+    ratios = [_limit_ratios(lines) for lines in rounds]
+    for index, runs in enumerate(zip(*rounds, strict=True)):
+        notes = "; ".join(dict.fromkeys(line.note for line in runs if line.note))
+        kept = [
+            (line, line.run, ratio[index])
+            for line, ratio in zip(runs, ratios, strict=True)
+            if line.run is not None
+        ]
+        if not kept:
+            yield [title, runs[0].path, "n/a", *["-"] * 7, f"n/a: {notes}"]
             continue
-        waited = line.wait > 0
+        lines = [line for line, _, _ in kept]
+        processes = [run for _, run, _ in kept]
+        waited = any(line.wait > 0 for line in lines)
         yield [
             title,
-            line.path,
-            _number(line.rows),
-            _number(line.run.wall, 1),
-            _number(line.wait, 1) if waited else "-",
-            _number(line.rate),
-            _number(line.wall_rate) if waited else "-",
-            f"{line.rate / limit:.2f}x",
-            _number(line.run.cpu, 1),
-            _number(line.run.peak_rss / MIB),
-            line.note,
+            lines[0].path,
+            _number(lines[0].rows),
+            _median([run.wall for run in processes], 1),
+            _median([line.wait for line in lines], 1) if waited else "-",
+            spread([line.rate for line in lines], _number),
+            _median([line.wall_rate for line in lines]) if waited else "-",
+            spread([ratio for _, _, ratio in kept], "{:.2f}x".format),
+            _median([run.cpu for run in processes], 1),
+            _median([run.peak_rss / MIB for run in processes]),
+            notes,
         ]
 
 
-def _memory_lines(small: Measured, large: Measured) -> list[str]:
-    assert small.run is not None
-    assert large.run is not None
-    growth = large.run.peak_rss / small.run.peak_rss
-    flat = growth <= 1 + FLAT_TOLERANCE and large.run.peak_rss < MEMORY_CEILING
+def _median(values: Sequence[float], digits: int = 0) -> str:
+    return _number(statistics.median(values), digits)
+
+
+def _peak_rss_mib(lines: list[Measured]) -> list[float]:
+    """Peak RSS of runs of the tap end to end, which always measure."""
+    mib = [line.run.peak_rss / MIB for line in lines if line.run is not None]
+    assert len(mib) == len(lines)
+    return mib
+
+
+def _memory_lines(small: list[Measured], large: list[Measured]) -> list[str]:
+    """The verdict compares the medians, as every other figure of the report does."""
+    small_mib, large_mib = _peak_rss_mib(small), _peak_rss_mib(large)
+    growth = statistics.median(large_mib) / statistics.median(small_mib)
+    flat = growth <= 1 + FLAT_TOLERANCE and statistics.median(large_mib) * MIB < MEMORY_CEILING
     return table(
-        [f"{_number(small.rows)} rows", f"{_number(large.rows)} rows", "ratio", "verdict"],
+        [f"{_number(small[0].rows)} rows", f"{_number(large[0].rows)} rows", "ratio", "verdict"],
         [
             [
-                f"{_number(small.run.peak_rss / MIB)} MB",
-                f"{_number(large.run.peak_rss / MIB)} MB",
+                f"{spread(small_mib, _number)} MB",
+                f"{spread(large_mib, _number)} MB",
                 f"{growth:.2f}x",
                 "flat" if flat else f"NOT flat (limit: +{FLAT_TOLERANCE:.0%}, under 200 MB)",
             ]
@@ -202,12 +239,20 @@ def render(report: Report) -> str:
     if report.throughput:
         rows = (
             row
-            for title, measured in report.throughput.items()
-            for row in _throughput_rows(title, measured)
+            for title, rounds in report.throughput.items()
+            for row in throughput_rows(title, rounds)
         )
-        lines += _section("Throughput", THROUGHPUT_INTRO, table(THROUGHPUT_HEADER, rows))
+        repeat = max(len(rounds) for rounds in report.throughput.values())
+        intro = THROUGHPUT_INTRO + (REPEATED_INTRO.format(rounds=repeat) if repeat > 1 else "")
+        lines += _section("Throughput", intro, table(THROUGHPUT_HEADER, rows))
     if report.memory:
         intro = "Peak RSS of the tap process, end to end on the CSV export."
+        runs = len(report.memory[1])
+        if runs > 1:
+            intro += (
+                f" Median of {runs} runs at each size; range in brackets. The ratio and the "
+                "verdict compare the medians."
+            )
         lines += _section("Memory", intro, _memory_lines(*report.memory))
     if report.parallel:
         intro = (

@@ -6,6 +6,8 @@ assertions here.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from benchmarks.harness import BATCH_FORMATS, main
@@ -32,6 +34,41 @@ def test_a_tiny_run_fills_every_table(tmp_path, capsys):
     assert report.startswith("## tap-exports benchmarks")
     assert "\nMachine: " in report
 
+    throughput = check_throughput(report)
+    assert all(re.fullmatch(r"[\d,]+", row[5]) for row in throughput if row[2] != "n/a")
+    memory = check_memory(report)
+    assert all(re.fullmatch(r"[\d,]+ MB", cell) for cell in memory[:2])
+
+    parallel = table_rows(report, "Exports prepared in parallel")
+    assert [(row[0], row[1]) for row in parallel] == [("1", "1"), ("5", "5")]
+
+    polling = table_rows(report, "Polling cost")
+    assert [row[0] for row in polling] == ["0.5 s", "1 s"]
+    assert all(float(row[1]) >= 1 for row in polling)
+
+
+@pytest.mark.slow
+def test_repeated_rounds_fill_the_throughput_tables_with_medians_and_ranges(tmp_path):
+    output = tmp_path / "report.md"
+
+    assert (
+        main(["--rows", "2000", "--only", "throughput", "--repeat", "2", "--output", str(output)])
+        == 0
+    )
+
+    report = output.read_text(encoding="utf-8")
+    assert "Median of 2 rounds" in report
+    for row in check_throughput(report):
+        if row[2] != "n/a":
+            assert re.fullmatch(r"[\d,]+ \([\d,]+-[\d,]+\)", row[5]), row
+            assert re.fullmatch(r"[\d.]+x \([\d.]+x-[\d.]+x\)", row[7]), row
+    memory = check_memory(report)
+    assert all(re.fullmatch(r"[\d,]+ \([\d,]+-[\d,]+\) MB", cell) for cell in memory[:2])
+    assert "Exports prepared in parallel" not in report
+
+
+def check_throughput(report: str) -> list[list[str]]:
+    """The throughput table's rows, once checked: every path of every workload, every row."""
     throughput = table_rows(report, "Throughput")
     expected_paths = [
         "limit: bare loop, msgspec RECORD lines",
@@ -51,14 +88,11 @@ def test_a_tiny_run_fills_every_table(tmp_path, capsys):
             assert "record_count" not in row[-1], row
     csv_tap = next(row for row in throughput if row[1] == "tap-exports end to end")
     assert csv_tap[2] == "2,000"
+    return throughput
 
+
+def check_memory(report: str) -> list[str]:
+    """The memory table's one row."""
     memory = table_rows(report, "Memory")
     assert len(memory) == 1
-    assert all(cell.endswith("MB") for cell in memory[0][:2])
-
-    parallel = table_rows(report, "Exports prepared in parallel")
-    assert [(row[0], row[1]) for row in parallel] == [("1", "1"), ("5", "5")]
-
-    polling = table_rows(report, "Polling cost")
-    assert [row[0] for row in polling] == ["0.5 s", "1 s"]
-    assert all(float(row[1]) >= 1 for row in polling)
+    return memory[0]
