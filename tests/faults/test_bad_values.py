@@ -134,3 +134,13 @@ def test_a_state_counting_more_rows_than_the_file_holds_is_warned_about(
     done = run.run()
     assert done.exit_code == 0, done.error
     assert re.search(r"the state says 1000000 rows of export \S+ were emitted", done.stderr)
+
+
+def test_a_value_longer_than_the_csv_modules_own_limit_loads_whole(scenario: ScenarioFactory):
+    # Python's csv refuses values over 128 KiB unless told otherwise; max_row_bytes rules.
+    run = scenario(MAILGUN)
+    body = "<p>" + "x" * 300_000 + '</p>\n<p>two, with a comma and a "quote"</p>'
+    run.sandbox.faults.add("mailgun", "create", Fault.row_values("error", body))
+    done = run.run()
+    assert done.exit_code == 0, done.error
+    assert body in {row["error"] for row in done.records(run.stream)}

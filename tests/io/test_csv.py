@@ -134,6 +134,25 @@ def test_unterminated_quote_is_not_silently_accepted(decode):
         decode(b'a,b\n1,"cut off\n')
 
 
+def test_a_quoted_value_longer_than_csvs_own_limit_loads(decode):
+    body = "<p>" + "x" * 300_000 + "</p>\n<p>two</p>"
+    data = b"id,html\n1," + f'"{body}"'.encode() + b"\n2,short\n"
+    assert decode(data) == [{"id": "1", "html": body}, {"id": "2", "html": "short"}]
+
+
+def test_a_value_over_max_row_bytes_is_a_bad_row_naming_the_setting(decode):
+    # Each line is short; the quoted value they make together is not.
+    value = "\n".join(["y" * 900] * 3)
+    data = b'id,text\n1,"' + value.encode() + b'"\n2,fine\n'
+    message = r"line 2: a value longer than max_row_bytes \(2048 bytes\)"
+    with pytest.raises(DataError, match=message):
+        decode(data, max_row_bytes=2048)
+    stats = DecodeStats()
+    rows = decode(data, max_row_bytes=2048, on_bad_row="skip", stats=stats)
+    assert rows == [{"id": "2", "text": "fine"}]
+    assert stats.bad_rows == 1
+
+
 def test_formula_like_values_are_data_and_unchanged(decode):
     data = b'a,b,c,d\n=1+2,+SUM(A1),-3,@cmd\n"=HYPERLINK(""x"")",\t1, 2 ,\n'
     assert decode(data) == [
