@@ -23,7 +23,8 @@ from tap_exports.engine.adapter import (
     keep_row,
 )
 from tap_exports.engine.records import column, is_records, record_type
-from tap_exports.io.decode import CsvBatch, CsvOptions, csv_dicts
+from tap_exports.io.csvrows import CsvBatch, as_columns
+from tap_exports.io.decode import CsvOptions, csv_dicts
 from tap_exports.io.rows import BadRowPolicy
 
 _INSTANT = (
@@ -177,7 +178,7 @@ class ColumnRecords:
         if not batch:
             return []
         null = self._null
-        cells = zip(*batch, strict=True)
+        cells = as_columns(batch)
         columns = [list(map(null, cell, cell)) if null and "" in cell else cell for cell in cells]
         try:
             out = self._transform(dict(zip(self._header, columns, strict=True)), len(batch))

@@ -12,13 +12,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain, islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tap_exports.errors import DataError
+from tap_exports.io import csvarrow
 from tap_exports.io.chunks import MAX_ROW_BYTES, line_blocks, strip_bom
+from tap_exports.io.csvarrow import CsvColumns, record_segments
 from tap_exports.io.rows import BATCH_ROWS, BadRowPolicy, BadRows, DecodeStats, flatten
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ HEADER_BYTES = 1 << 20
 """Most bytes read ahead for the first line: a longer one cannot tell a file's layout."""
 _QUOTED = re.compile(r'"[^"]*"')
 
+CsvBatch = list[list[str]] | CsvColumns
+"""Rows as lists, or (see ``columns``) as columns."""
 LineProblem = tuple[int, str]
 """A physical line number and what is wrong with it."""
 
@@ -96,14 +100,18 @@ def iter_csv_rows(
     max_row_bytes: int = MAX_ROW_BYTES,
 ) -> Iterator[list[str]]:
     """Yield the header once, then every data row as a list of strings, unaltered."""
+    # Without ``columns`` every batch is a list of rows.
     yield from flatten(
-        iter_csv_batches(
-            chunks,
-            source_name=source_name,
-            options=options,
-            on_bad_row=on_bad_row,
-            stats=stats,
-            max_row_bytes=max_row_bytes,
+        cast(
+            "Generator[list[list[str]], None, None]",
+            iter_csv_batches(
+                chunks,
+                source_name=source_name,
+                options=options,
+                on_bad_row=on_bad_row,
+                stats=stats,
+                max_row_bytes=max_row_bytes,
+            ),
         )
     )
 
@@ -118,7 +126,8 @@ def iter_csv_batches(
     size: int = BATCH_ROWS,
     max_row_bytes: int = MAX_ROW_BYTES,
     header_bytes: int = HEADER_BYTES,
-) -> Generator[list[list[str]], None, None]:
+    columns: bool = False,
+) -> Generator[CsvBatch, None, None]:
     """Yield ``[header]`` once, then the data rows in lists of up to ``size``.
 
     Nothing is yielded for an empty file. Problems in the header always raise
@@ -126,6 +135,9 @@ def iter_csv_batches(
     read and checked with C-level calls; only a batch holding a problem (or a
     blank line, or a repeated header) is walked row by row to name its lines.
     A first line read to tell the layout may be up to ``header_bytes`` long.
+
+    With ``columns`` (and Arrow installed), the stretches of the file that Arrow reads
+    exactly as csv does come as :class:`CsvColumns` batches instead: the same rows.
     """
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
@@ -143,43 +155,88 @@ def iter_csv_batches(
         if first_line is None:
             return
         options = _told(options, first_line)
+    delimiter = options.delimiter or DELIMITERS[0]
     blocks = line_blocks(data, max_line=max_row_bytes, on_long_line=long_line)
-    first = next(blocks, None)
+    arrow_may_read = columns and csvarrow.AVAILABLE
+    segments = record_segments(blocks) if arrow_may_read else blocks_as_segments(blocks)
+    first = next(segments, None)
     if first is None:
         return
+    # csv reads the header; alone with the rest of the first segment if Arrow may follow.
+    fast = (
+        arrow_may_read
+        and first[1]
+        and first[0].strip(b"\r\n") != b""
+        and csvarrow.strict(first[0], delimiter)
+    )
+    head = [first[0]] if fast else _joined(first, segments)
     problems: list[LineProblem] = []
-    lines = chain.from_iterable(_text_lines(chain((first,), blocks), problems))
-    reader = csv.reader(lines, delimiter=options.delimiter or DELIMITERS[0], strict=True)
-
+    reader = _reader(head, problems, delimiter, lines_before=0)
     header = _read_header(reader, problems, source_name, options)
     if header is None:
         return
     yield [header]
+    repeated = header if options.has_header and options.skip_repeated_header else None
     check = _RowCheck(
         width=len(header),
-        repeated=header if options.has_header and options.skip_repeated_header else None,
+        repeated=repeated,
         problems=problems,
         policy=policy,
         lines=reader.line_num,
     )
-    while True:
-        batch: list[list[str]] = []
-        error = None
-        try:
-            # On a csv.Error, list.extend keeps the rows it had already taken.
-            batch.extend(islice(reader, size))
-        except csv.Error as exc:
-            error = exc
-        if not batch and error is None:
+    yield from check.batches(reader, stats, size, lines_before=0)
+    if not fast:
+        return
+    arrow = csvarrow.ColumnarCsv(
+        delimiter=delimiter, width=len(header), header=repeated, max_value=max_row_bytes
+    )
+    lines = first[0].count(b"\n")
+    for segment, whole in segments:
+        if not whole or not csvarrow.strict(segment, delimiter):
+            # Quotes may not pair up here: csv reads this and the rest in one go.
+            rest = _reader(_joined((segment, whole), segments), problems, delimiter, lines)
+            yield from check.batches(rest, stats, size, lines_before=lines)
             return
-        if error is None and check.clean(batch):
-            check.lines = reader.line_num
+        read = arrow.columns(segment)
+        if read is None:
+            yield from check.batches(
+                _reader([segment], problems, delimiter, lines), stats, size, lines_before=lines
+            )
+        else:
+            batch = CsvColumns(read)
             stats.rows += len(batch)
-            yield batch
-            continue
-        for good in check.vetted(batch, error, reader.line_num):
-            stats.rows += len(good)
-            yield good
+            yield from batch.sliced(size)
+        lines += segment.count(b"\n")
+
+
+def blocks_as_segments(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """Blocks as segments that may not end where a record does (read by csv only)."""
+    for block in blocks:
+        yield block, False
+
+
+def as_rows(batch: CsvBatch) -> Sequence[Sequence[str]]:
+    """A batch row by row."""
+    return batch.rows() if isinstance(batch, CsvColumns) else batch
+
+
+def as_columns(batch: CsvBatch) -> Sequence[Sequence[str]]:
+    """A batch column by column."""
+    return batch.columns if isinstance(batch, CsvColumns) else list(zip(*batch, strict=True))
+
+
+def _joined(first: tuple[bytes, bool], rest: Iterable[tuple[bytes, bool]]) -> Iterator[bytes]:
+    yield first[0]
+    for segment, _ in rest:
+        yield segment
+
+
+def _reader(
+    blocks: Iterable[bytes], problems: list[LineProblem], delimiter: str, lines_before: int
+) -> _csv.Reader:
+    """csv's reader over ``blocks``, whose first line is number ``lines_before + 1``."""
+    lines = chain.from_iterable(_text_lines(blocks, problems, lines_before))
+    return csv.reader(lines, delimiter=delimiter, strict=True)
 
 
 @dataclass
@@ -192,6 +249,33 @@ class _RowCheck:
     policy: BadRowPolicy
     lines: int
     """Physical lines consumed by the rows checked so far."""
+
+    def batches(
+        self, reader: _csv.Reader, stats: DecodeStats, size: int, *, lines_before: int
+    ) -> Iterator[list[list[str]]]:
+        """The good rows ``reader`` reads, in lists of up to ``size``; the bad ones reported.
+
+        The reader's first line is number ``lines_before + 1`` of the file.
+        """
+        self.lines = lines_before + reader.line_num
+        while True:
+            batch: list[list[str]] = []
+            error = None
+            try:
+                # On a csv.Error, list.extend keeps the rows it had already taken.
+                batch.extend(islice(reader, size))
+            except csv.Error as exc:
+                error = exc
+            if not batch and error is None:
+                return
+            if error is None and self.clean(batch):
+                self.lines = lines_before + reader.line_num
+                stats.rows += len(batch)
+                yield batch
+                continue
+            for good in self.vetted(batch, error, lines_before + reader.line_num):
+                stats.rows += len(good)
+                yield good
 
     def clean(self, batch: list[list[str]]) -> bool:
         """True when no row of ``batch`` needs a closer look."""
@@ -321,9 +405,10 @@ def _told(options: CsvOptions, first: FirstLine) -> CsvOptions:
     )
 
 
-def _text_lines(blocks: Iterable[bytes], problems: list[LineProblem]) -> Iterator[Iterable[str]]:
+def _text_lines(
+    blocks: Iterable[bytes], problems: list[LineProblem], lines_before: int
+) -> Iterator[Iterable[str]]:
     """Yield, per block, an iterable of its lines as text (line ends kept)."""
-    lines_before = 0
     for block in blocks:
         text = None if b"\x00" in block else _decode_or_none(block)
         if text is None:

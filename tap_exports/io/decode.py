@@ -10,7 +10,13 @@ from typing import Any, BinaryIO
 
 from tap_exports.errors import DataError
 from tap_exports.io.chunks import MAX_ROW_BYTES, strip_bom
-from tap_exports.io.csvrows import CsvOptions, iter_csv_batches, iter_csv_rows
+from tap_exports.io.csvrows import (
+    CsvBatch,
+    CsvOptions,
+    as_rows,
+    iter_csv_batches,
+    iter_csv_rows,
+)
 from tap_exports.io.decompress import DecompressionLimits, iter_payloads
 from tap_exports.io.jsonrows import iter_json_array, iter_ndjson_batches
 from tap_exports.io.rows import BATCH_ROWS, BadRows, DecodeStats, flatten
@@ -29,7 +35,6 @@ __all__ = [
     "iter_records",
 ]
 
-CsvBatch = list[list[str]]
 CsvRecords = Callable[[list[str]], Callable[[CsvBatch], list[Any]]]
 """Given a CSV file's header, what turns a batch of its rows into records."""
 _DEFAULT_CSV = CsvOptions()
@@ -150,12 +155,13 @@ def _csv_batches(
         on_bad_row=on_bad_row,
         stats=stats,
         max_row_bytes=max_row_bytes,
+        columns=True,
     )
     with closing(batches):
         first = next(batches, None)
         if first is None:
             return
-        build = records(first[0])
+        build = records(list(as_rows(first)[0]))
         for batch in batches:
             yield build(batch)
 
@@ -166,12 +172,13 @@ def csv_dicts(header: list[str], options: CsvOptions) -> Callable[[CsvBatch], li
         null: Callable[[str, str], str | None] = {"": None}.get
 
         def nulled(batch: CsvBatch) -> list[dict[str, Any]]:
-            return list(map(dict, map(zip, repeat(header), map(map, repeat(null), batch, batch))))
+            rows = as_rows(batch)
+            return list(map(dict, map(zip, repeat(header), map(map, repeat(null), rows, rows))))
 
         return nulled
 
     def plain(batch: CsvBatch) -> list[dict[str, Any]]:
-        return list(map(dict, map(zip, repeat(header), batch)))
+        return list(map(dict, map(zip, repeat(header), as_rows(batch))))
 
     return plain
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_exports.errors import DataError
-from tap_exports.io.csvrows import CsvOptions, iter_csv_batches, iter_csv_rows
+from tap_exports.io.csvrows import CsvOptions, as_rows, iter_csv_batches, iter_csv_rows
 from tap_exports.io.decode import DecodeStats
 
 
@@ -231,7 +231,7 @@ def test_batches_skip_bad_rows_whatever_the_batch_size(size):
     batches = iter_csv_batches(
         [_MESSY], source_name="x.csv", on_bad_row="skip", stats=stats, size=size
     )
-    header, *rows = [row for batch in batches for row in batch]
+    header, *rows = [row for batch in batches for row in as_rows(batch)]
     assert (header, rows) == (["a", "b"], _MESSY_GOOD)
     assert (stats.rows, stats.bad_rows) == (4, 5)
 
