@@ -22,7 +22,7 @@ from tap_exports.engine.adapter import (
     RowTransform,
     keep_row,
 )
-from tap_exports.engine.records import column, is_records, record_type
+from tap_exports.engine.records import is_records, record_type
 from tap_exports.io.csvrows import CsvBatch, as_columns
 from tap_exports.io.decode import CsvOptions, csv_dicts
 from tap_exports.io.rows import BadRowPolicy
@@ -185,8 +185,7 @@ class ColumnRecords:
             records = list(map(record_type(tuple(out)), *out.values()))
         except CONVERSION_ERRORS:
             return self._dicts(batch)
-        if len(records) != len(batch) or (
-            self._key is not None and not valid_instants(column(records, self._key))
-        ):
+        keys = out.get(self._key) if self._key is not None else None
+        if len(records) != len(batch) or (keys is not None and not valid_instants(list(keys))):
             return self._dicts(batch)
         return records
