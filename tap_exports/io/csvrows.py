@@ -162,16 +162,27 @@ def iter_csv_batches(
     first = next(segments, None)
     if first is None:
         return
-    # csv reads the header; alone with the rest of the first segment if Arrow may follow.
-    fast = (
-        arrow_may_read
-        and first[1]
-        and first[0].strip(b"\r\n") != b""
-        and csvarrow.strict(first[0], delimiter)
-    )
-    head = [first[0]] if fast else _joined(first, segments)
+    handed: list[tuple[bytes, bool]] = []
+
+    def head() -> Iterator[bytes]:
+        """What csv reads: the header's segment, then the rest unless Arrow takes over.
+
+        Arrow takes over once a second segment arrives after the header was read, where
+        the first one ends on a record (it matches the strict grammar whole).
+        """
+        yield first[0]
+        second = next(segments, None)
+        if second is None:
+            return
+        if header is not None and first[1] and csvarrow.strict(first[0], delimiter):
+            handed.append(second)
+            return
+        yield second[0]
+        for segment, _ in segments:
+            yield segment
+
     problems: list[LineProblem] = []
-    reader = _reader(head, problems, delimiter, lines_before=0)
+    reader = _reader(head(), problems, delimiter, lines_before=0)
     header = _read_header(reader, problems, source_name, options)
     if header is None:
         return
@@ -185,23 +196,36 @@ def iter_csv_batches(
         lines=reader.line_num,
     )
     yield from check.batches(reader, stats, size, lines_before=0)
-    if not fast:
-        return
-    arrow = csvarrow.ColumnarCsv(
-        delimiter=delimiter, width=len(header), header=repeated, max_value=max_row_bytes
-    )
-    lines = first[0].count(b"\n")
+    if handed:
+        arrow = csvarrow.ColumnarCsv(
+            delimiter=delimiter, width=len(header), header=repeated, max_value=max_row_bytes
+        )
+        rest = chain(handed, segments)
+        yield from _columnar(rest, arrow, check, stats, size, lines=first[0].count(b"\n"))
+
+
+def _columnar(
+    segments: Iterator[tuple[bytes, bool]],
+    arrow: csvarrow.ColumnarCsv,
+    check: _RowCheck,
+    stats: DecodeStats,
+    size: int,
+    *,
+    lines: int,
+) -> Iterator[CsvBatch]:
+    """The batches of ``segments``, which start on a record after line ``lines``: a segment
+    Arrow reads as columns, one it refuses through csv, and once one may not end on a
+    record (or does not match the strict grammar), that one and the rest through csv."""
+    delimiter = arrow.delimiter
     for segment, whole in segments:
         if not whole or not csvarrow.strict(segment, delimiter):
-            # Quotes may not pair up here: csv reads this and the rest in one go.
-            rest = _reader(_joined((segment, whole), segments), problems, delimiter, lines)
+            rest = _reader(_joined((segment, whole), segments), check.problems, delimiter, lines)
             yield from check.batches(rest, stats, size, lines_before=lines)
             return
         read = arrow.columns(segment)
         if read is None:
-            yield from check.batches(
-                _reader([segment], problems, delimiter, lines), stats, size, lines_before=lines
-            )
+            alone = _reader([segment], check.problems, delimiter, lines)
+            yield from check.batches(alone, stats, size, lines_before=lines)
         else:
             batch = CsvColumns(read)
             stats.rows += len(batch)

@@ -8,6 +8,8 @@ switch between the two readers many times.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -173,3 +175,18 @@ def test_large_file_reads_as_columns_in_batches_of_the_size(monkeypatch):
     assert sum(kinds) > len(kinds) / 2
     assert max(len(batch) for batch in batches[1:]) == 500
     assert [list(row) for batch in batches[1:] for row in as_rows(batch)] == rows
+
+
+@pytest.mark.parametrize(("rows", "imported"), [(100, False), (200_000, True)])
+def test_arrow_is_imported_only_for_a_file_longer_than_its_first_segment(rows, imported):
+    # Importing it costs a third of a second and 35 MB: a short file never pays.
+    code = (
+        "import sys\n"
+        "from tap_exports.io.csvrows import iter_csv_batches\n"
+        f"data = b'id,text\\n' + b''.join(b'%d,\"v, %d\"\\n' % (n, n) for n in range({rows}))\n"
+        "chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]\n"
+        "batches = iter_csv_batches(chunks, source_name='x.csv', columns=True)\n"
+        "print(sum(len(batch) for batch in batches), 'pyarrow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == [str(rows + 1), str(imported)]

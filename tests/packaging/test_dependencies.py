@@ -63,8 +63,11 @@ def distributions(modules: set[str]) -> set[str]:
 
 
 def declared(pyproject: Path) -> set[str]:
+    """Required and optional dependencies (an extra's import is behind a check it is there)."""
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    return {requirement_name(requirement) for requirement in project["dependencies"]}
+    extras = project.get("optional-dependencies", {}).values()
+    requirements = [*project["dependencies"], *(item for extra in extras for item in extra)]
+    return {requirement_name(requirement) for requirement in requirements}
 
 
 @pytest.mark.parametrize(
