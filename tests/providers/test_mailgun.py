@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tap_exports.errors import ExportFailedError, ExportTimeoutError
+from tap_exports.io import csvarrow
 from tap_exports.providers.mailgun.exports import rfc2822_column, rfc2822_to_iso
 from tap_exports_sandbox import Sandbox
 from tap_exports_sandbox.faults import Fault
@@ -78,6 +79,35 @@ def test_row_values_match_the_ground_truth(sandbox: Sandbox):
     assert records["mailgun_complaints"] == expected_rows(
         sandbox, "mailgun/eu.example.org/complaints", "eu.example.org"
     )
+
+
+@pytest.mark.skipif(not csvarrow.AVAILABLE, reason="pyarrow is not installed")
+def test_rows_read_by_arrow_match_the_ground_truth_and_the_csv_path(
+    sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch
+):
+    # A file of several blocks, in small segments: Arrow reads all but its first block.
+    sandbox = sandbox_factory(rows={LIST_DATASETS[BOUNCES]: 20_000})
+    monkeypatch.setattr(csvarrow, "SEGMENT_BYTES", 4096)
+    read_by_arrow: list[int] = []
+    columns = csvarrow.ColumnarCsv.columns
+
+    def counted(self: csvarrow.ColumnarCsv, segment: bytes) -> list[list[str]] | None:
+        read = columns(self, segment)
+        read_by_arrow.append(len(read[0]) if read else 0)
+        return read
+
+    monkeypatch.setattr(csvarrow.ColumnarCsv, "columns", counted)
+    config = config_for(sandbox, BOUNCES)
+    arrow = sync(config)
+    monkeypatch.setattr(csvarrow, "AVAILABLE", False)
+    plain = sync(config)
+
+    assert sum(read_by_arrow) > 15_000
+    assert arrow.records["mailgun_bounces"] == expected_rows(
+        sandbox, LIST_DATASETS[BOUNCES], "mg.example.com"
+    )
+    assert arrow.records["mailgun_bounces"] == plain.records["mailgun_bounces"]
+    assert bookmark(arrow.state, "mailgun_bounces") == bookmark(plain.state, "mailgun_bounces")
 
 
 UNSUBSCRIBES = "/v3/eu.example.org/unsubscribes"
