@@ -29,7 +29,8 @@ from tap_exports_sandbox import Sandbox
 SECTIONS = ("throughput", "parallel", "polling")
 #: The memory run reads this many times the rows of the throughput runs.
 MEMORY_FACTOR = 5
-BATCH_FORMATS = ("jsonl", "parquet")
+#: BATCH outputs measured: the SDK's encodings, ``.gz`` for gzip compression.
+BATCH_FORMATS = ("jsonl.gz", "jsonl", "parquet")
 #: Where ``workload_paths`` puts the tap end to end (to ``/dev/null``): the memory run's match.
 TAP_LINE = 3
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "latest.md"

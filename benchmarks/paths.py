@@ -130,7 +130,8 @@ def tap(
 ) -> Measured:
     """``tap-exports`` against the sandbox: create, poll, download, parse, emit.
 
-    With ``batch_format`` the SDK's ``batch_config`` is set and the records go to files.
+    With ``batch_format`` (``jsonl``, ``jsonl.gz``, ``parquet``) the SDK's ``batch_config``
+    is set and the records go to files.
     """
     label = (
         "tap-exports end to end" + (TO_FILE if to_file else "")
@@ -146,9 +147,9 @@ def tap(
     if batch_format is not None:
         folder = work / "batches"
         folder.mkdir()
+        file_format, _, compression = batch_format.partition(".")
         config["batch_config"] = {
-            "encoding": {"format": batch_format}
-            | ({"compression": "gzip"} if batch_format == "jsonl" else {}),
+            "encoding": {"format": file_format} | ({"compression": "gzip"} if compression else {}),
             "storage": {"root": folder.as_uri()},
         }
     try:

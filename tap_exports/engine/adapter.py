@@ -30,11 +30,6 @@ count in, the record's columns out, in order (a new name goes last, as in a dict
 raises as the row transform does; the batch is then transformed row by row instead."""
 
 
-BatchTransform = Callable[[list[Row]], bool]
-"""The row transform of a whole batch of dicts, in place, with C-level calls: False, having
-changed nothing, leaves the batch to the row transform (a row it would refuse)."""
-
-
 def keep_row(row: Row) -> Row:
     """The identity transform, for files whose rows need no reshaping."""
     return row
@@ -60,11 +55,13 @@ class DownloadTarget:
     format: FileFormat
     csv: CsvOptions = field(default_factory=CsvOptions)
     transform: RowTransform = keep_row
-    #: The same transform over a whole batch of dicts (NDJSON, JSON).
-    transform_batch: BatchTransform | None = None
-    #: The same transform column by column, for CSV files: records are then built without
-    #: a dict per row (:mod:`tap_exports.engine.records`).
+    #: The same transform column by column: records are then built without a dict per
+    #: row (:mod:`tap_exports.engine.records`). For CSV files, and for NDJSON files whose
+    #: lines hold ``line_fields``.
     columns: ColumnTransform | None = None
+    #: The fields an NDJSON line holds when it is as the provider writes it: a block of
+    #: such lines is read column by column, any other as dicts by ``transform``.
+    line_fields: tuple[str, ...] | None = None
     #: Rows the provider says the file holds: a file that ends with fewer (a body without
     #: a length, cut at a line end) is a cut download, never read as whole.
     expected_rows: int | None = None

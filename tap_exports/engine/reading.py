@@ -7,8 +7,9 @@
    JSON decoded in batches of dicts; a malformed row stops the run or is skipped and
    counted (``on_bad_rows``).
 2. The provider's transform reshapes the rows (Mailgun's dates, Batch's identifiers), a
-   whole batch at once where the provider can: CSV column by column into msgspec structs
-   (:mod:`~tap_exports.engine.records`), NDJSON with C-level calls over the batch's dicts;
+   whole batch at once where the provider can: column by column into msgspec structs
+   (:mod:`~tap_exports.engine.records`), from CSV rows or from NDJSON lines decoded as
+   structs of the fields the provider says they hold;
    :class:`~tap_exports.engine.rowcheck.RowCheck` goes row by row only where a row is bad.
 3. :meth:`ExportReader.emit` skips the rows a run before a restart already handed to
    the target, drops rows older than the window for providers that cannot filter on
@@ -29,7 +30,7 @@ from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.metrics import count_bad_rows, count_future_rows
 from tap_exports.engine.records import column
-from tap_exports.engine.rowcheck import ColumnRecords, RowCheck
+from tap_exports.engine.rowcheck import ColumnRecords, LineRecords, RowCheck
 from tap_exports.engine.state import FUTURE_TOLERANCE, ExportState
 from tap_exports.errors import DownloadError
 from tap_exports.instants import format_instant
@@ -56,16 +57,16 @@ class FileReader:
     def batches(self, target: DownloadTarget) -> Generator[list[Any], None, None]:
         """Every row of one file, reshaped by its transform, in batches, streamed.
 
-        With a column transform, CSV rows become structs (:mod:`~tap_exports.engine.records`).
+        With a column transform, CSV rows, and NDJSON lines holding the target's
+        ``line_fields``, become structs (:mod:`~tap_exports.engine.records`).
         """
         stats = DecodeStats()
         check = RowCheck(
             target.transform,
             self.replication_key,
             BadRowPolicy(target.source.name, self.on_bad_rows, stats, unit="data row"),
-            batch=target.transform_batch,
         )
-        records = None
+        records = lines = None
         if target.columns is not None:
             records = functools.partial(
                 ColumnRecords,
@@ -73,6 +74,10 @@ class FileReader:
                 key=self.replication_key,
                 options=target.csv,
             )
+            if target.line_fields is not None:
+                lines = LineRecords(
+                    target.line_fields, transform=target.columns, key=self.replication_key
+                )
         with target.source.open() as raw:
             batches = iter_record_batches(
                 raw,
@@ -84,6 +89,7 @@ class FileReader:
                 limits=self.limits,
                 max_row_bytes=self.max_row_bytes,
                 csv_records=records,
+                json_lines=lines,
             )
             for batch in batches:
                 yield check(batch)

@@ -1,16 +1,17 @@
 """Records built column by column, without a dict per row.
 
-A CSV batch is cut into columns with one C-level ``zip``, a provider reshapes the
-columns (:data:`~tap_exports.engine.adapter.ColumnTransform`), and the records are
-msgspec structs made by one C-level ``map``: a fraction of a dict's cost to build and
-to encode. The engine reads them through :func:`column`; where a stream map or the
-SDK's conformance needs dicts, :func:`as_dicts` makes them.
+A CSV batch is cut into columns with one C-level ``zip``, or an NDJSON block decoded
+into structs of the fields its lines hold (:func:`line_type`) and read field by field;
+a provider reshapes the columns (:data:`~tap_exports.engine.adapter.ColumnTransform`),
+and the records are msgspec structs made by one C-level ``map``: a fraction of a
+dict's cost to build and to encode. The engine reads them through :func:`column`;
+where a stream map or the SDK's conformance needs dicts, :func:`as_dicts` makes them.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -19,17 +20,43 @@ import msgspec
 Row = dict[str, Any]
 
 
-@functools.lru_cache(maxsize=64)
-def record_type(names: tuple[str, ...]) -> type[msgspec.Struct]:
-    """A struct whose fields encode as ``names``, in order (any text may be a column name)."""
+def _struct(kind: str, names: tuple[str, ...], **options: Any) -> type[msgspec.Struct]:
+    """A struct whose fields encode (and decode) as ``names``, in order: any text may be a
+    name. ``by_name`` maps each name to its field."""
     fields = [f"f{index}" for index in range(len(names))]
     return msgspec.defstruct(
-        "Record",
+        kind,
         [(field, Any) for field in fields],
         rename=dict(zip(fields, names, strict=True)),
         gc=False,
         namespace={"by_name": dict(zip(names, fields, strict=True))},
+        **options,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def record_type(names: tuple[str, ...]) -> type[msgspec.Struct]:
+    """The struct of records whose properties are ``names``, in order."""
+    return _struct("Record", names)
+
+
+@functools.lru_cache(maxsize=64)
+def line_type(names: tuple[str, ...]) -> type[msgspec.Struct]:
+    """A struct for JSON lines holding exactly the fields ``names``, whatever their values.
+
+    Decoding into it refuses a line that lacks one of them or holds another, so a
+    block it decodes whole has the same fields in every line, as columns; any other
+    block is read as dicts.
+    """
+    return _struct("Line", names, forbid_unknown_fields=True)
+
+
+def line_columns(lines: Sequence[Any]) -> dict[str, Iterable[Any]]:
+    """The values of each field of ``lines`` (structs of one :func:`line_type`), by name."""
+    if not lines:
+        return {}
+    fields = type(lines[0]).by_name
+    return {name: list(map(getattr, lines, repeat(field))) for name, field in fields.items()}
 
 
 def is_records(rows: Sequence[Any]) -> bool:

@@ -15,14 +15,16 @@ from collections.abc import Callable
 from itertools import repeat
 from typing import Any
 
+import msgspec
+
 from tap_exports.engine.adapter import (
-    BatchTransform,
+    Columns,
     ColumnTransform,
     Row,
     RowTransform,
     keep_row,
 )
-from tap_exports.engine.records import is_records, record_type
+from tap_exports.engine.records import is_records, line_columns, line_type, record_type
 from tap_exports.io.csvrows import CsvBatch, as_columns
 from tap_exports.io.decode import CsvOptions, csv_dicts
 from tap_exports.io.rows import BadRowPolicy
@@ -88,11 +90,8 @@ class RowCheck:
         transform: RowTransform,
         key: str | None,
         policy: BadRowPolicy,
-        *,
-        batch: BatchTransform | None = None,
     ) -> None:
         self._transform = transform
-        self._batch = batch
         self._key = key
         self._policy = policy
         self._rows_before = 0
@@ -104,7 +103,7 @@ class RowCheck:
         if is_records(batch):
             # Built column by column: transformed and checked already (FileReader).
             return batch
-        if self._transform is keep_row or (self._batch is not None and self._batch(batch)):
+        if self._transform is keep_row:
             rows = batch
         else:
             # Transforms change rows in place: the rows converted before a failure are
@@ -180,12 +179,50 @@ class ColumnRecords:
         null = self._null
         cells = as_columns(batch)
         columns = [list(map(null, cell, cell)) if null and "" in cell else cell for cell in cells]
+        records = columns_to_records(
+            dict(zip(self._header, columns, strict=True)), len(batch), self._transform, self._key
+        )
+        return self._dicts(batch) if records is None else records
+
+
+class LineRecords:
+    """An NDJSON file's blocks made into records column by column, with no dict per line.
+
+    Only a block whose every line holds exactly the fields ``names`` is decoded so
+    (:func:`~tap_exports.engine.records.line_type`); for any other, or one the column
+    transform or the replication check refuses, the answer is None, and the block is
+    read as dicts and checked row by row as it always is.
+    """
+
+    def __init__(
+        self, names: tuple[str, ...], *, transform: ColumnTransform, key: str | None
+    ) -> None:
+        self._decoder = msgspec.json.Decoder(line_type(names))
+        self._transform = transform
+        self._key = key
+
+    def __call__(self, block: bytes) -> list[Any] | None:
+        """Records of the lines of ``block``, or None to read it as dicts."""
         try:
-            out = self._transform(dict(zip(self._header, columns, strict=True)), len(batch))
-            records = list(map(record_type(tuple(out)), *out.values()))
-        except CONVERSION_ERRORS:
-            return self._dicts(batch)
-        keys = out.get(self._key) if self._key is not None else None
-        if len(records) != len(batch) or (keys is not None and not valid_instants(list(keys))):
-            return self._dicts(batch)
-        return records
+            lines = self._decoder.decode_lines(block)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return None
+        if not lines:
+            return []
+        return columns_to_records(line_columns(lines), len(lines), self._transform, self._key)
+
+
+def columns_to_records(
+    columns: Columns, rows: int, transform: ColumnTransform, key: str | None
+) -> list[Any] | None:
+    """Records (structs) of a batch given as columns; None when the column transform or the
+    replication check refuses a row, for the batch to go row by row instead."""
+    try:
+        out = transform(columns, rows)
+        records = list(map(record_type(tuple(out)), *out.values()))
+    except CONVERSION_ERRORS:
+        return None
+    keys = out.get(key) if key is not None else None
+    if len(records) != rows or (keys is not None and not valid_instants(list(keys))):
+        return None
+    return records

@@ -18,7 +18,7 @@ from tap_exports.io.csvrows import (
     iter_csv_rows,
 )
 from tap_exports.io.decompress import DecompressionLimits, iter_payloads
-from tap_exports.io.jsonrows import iter_json_array, iter_ndjson_batches
+from tap_exports.io.jsonrows import BlockRecords, iter_json_array, iter_ndjson_batches
 from tap_exports.io.rows import BATCH_ROWS, BadRows, DecodeStats, flatten
 
 __all__ = [
@@ -92,11 +92,13 @@ def iter_record_batches(
     limits: DecompressionLimits = _DEFAULT_LIMITS,
     max_row_bytes: int = MAX_ROW_BYTES,
     csv_records: CsvRecords | None = None,
+    json_lines: BlockRecords | None = None,
 ) -> Generator[list[Any], None, None]:
     """Like :func:`iter_records`, in lists of records, so per-row work downstream can batch.
 
     No row longer than ``max_row_bytes`` is held in memory: it is a bad row. CSV rows
-    become dicts keyed by the header unless ``csv_records`` builds them otherwise.
+    become dicts keyed by the header unless ``csv_records`` builds them otherwise;
+    NDJSON lines too, unless ``json_lines`` builds a block's records.
     """
     stats = stats if stats is not None else DecodeStats()
     for name, chunks in iter_payloads(raw, source_name=source_name, limits=limits, stats=stats):
@@ -128,6 +130,7 @@ def iter_record_batches(
                 on_bad_row=on_bad_row,
                 stats=stats,
                 max_row_bytes=max_row_bytes,
+                records=json_lines,
             )
 
 

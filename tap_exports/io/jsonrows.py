@@ -72,6 +72,10 @@ def iter_ndjson(
     )
 
 
+BlockRecords = Callable[[bytes], list[Any] | None]
+"""The records of a block of whole NDJSON lines, or None to decode it as dicts."""
+
+
 def iter_ndjson_batches(
     chunks: Iterable[bytes],
     *,
@@ -79,8 +83,12 @@ def iter_ndjson_batches(
     on_bad_row: BadRows = "fail",
     stats: DecodeStats | None = None,
     max_row_bytes: int = MAX_ROW_BYTES,
-) -> Generator[list[dict[str, Any]], None, None]:
-    """Yield the objects of each block of whole lines as one list (decoded in one call)."""
+    records: BlockRecords | None = None,
+) -> Generator[list[Any], None, None]:
+    """Yield the objects of each block of whole lines as one list (decoded in one call).
+
+    ``records`` may build a block's records itself; a block it declines is decoded here.
+    """
     stats = stats if stats is not None else DecodeStats()
     policy = BadRowPolicy(source_name, on_bad_row, stats)
     decoder = msgspec.json.Decoder(dict[str, Any])
@@ -91,13 +99,15 @@ def iter_ndjson_batches(
         on_long_line=lambda number: policy.too_long(number, max_row_bytes),
     )
     for block in blocks:
-        try:
-            records = decoder.decode_lines(block)
-        except _DECODE_ERRORS:
-            records = list(_checked_lines(block, lines_before, decoder, policy))
-        stats.rows += len(records)
-        if records:
-            yield records
+        batch = records(block) if records is not None else None
+        if batch is None:
+            try:
+                batch = decoder.decode_lines(block)
+            except _DECODE_ERRORS:
+                batch = list(_checked_lines(block, lines_before, decoder, policy))
+        stats.rows += len(batch)
+        if batch:
+            yield batch
         lines_before += block.count(b"\n")
 
 

@@ -26,6 +26,8 @@ from singer_sdk.exceptions import ConfigValidationError
 from typing_extensions import override
 
 from tap_exports.engine.job import Window
+from tap_exports.engine.records import as_dicts, is_records
+from tap_exports.engine.rowcheck import LineRecords
 from tap_exports.errors import DataError, ExportFailedError, ProviderError, UnknownStatusError
 from tap_exports.instants import format_instant, parse_instant
 from tap_exports.providers.batch.client import BatchApi
@@ -522,36 +524,46 @@ def test_listing_follows_the_cursor_across_pages(sandbox):
     assert set(ids) < set(listed) <= {export.id for export in emulated_exports(sandbox)}
 
 
-@pytest.mark.parametrize(
-    "lines",
-    [
-        pytest.param(
-            [
-                {
-                    "event": "open",
-                    "timestamp": "2026-01-01T00:00:00Z",
-                    "identifiers": {"custom_id": "a"},
-                },
-                {"event": "click", "timestamp": "2026-01-01T00:00:01Z", "identifiers": {}, "x": 1},
-                {"event": "open", "timestamp": "2026-01-01T00:00:02Z", "identifiers": None},
-                {"event": "open", "timestamp": "2026-01-01T00:00:03Z", "custom_id": "top"},
-            ],
-            id="mixed-identifiers",
-        ),
-        pytest.param(
-            [
-                {"event": "open", "timestamp": "2026-01-01T00:00:00Z"},
-                {"event": "open", "timestamp": None},
-            ],
-            id="a-line-without-its-time",
-        ),
-    ],
-)
-def test_event_batches_transform_as_each_line_would(lines: list[dict[str, Any]]):
+def test_event_lines_as_batch_writes_them_are_read_as_columns():
+    """The tap's guess of the line reads column by column, into what transform makes of it."""
     export = BatchEventsExport(None, ["open"], stream="batch_events")  # type: ignore[arg-type]
-    rows = [dict(line) for line in lines]
-    if export.transform_batch(rows):
-        assert rows == [export.transform(dict(line)) for line in lines]
-        assert [list(row) for row in rows] == [list(export.transform(dict(line))) for line in lines]
-    else:
-        assert rows == lines
+    lines: list[dict[str, Any]] = [
+        {
+            "identifiers": {"custom_id": "a", "installation_id": "i"},
+            "event": "open",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "orchestration_id": None,
+            "orchestration_name": "Welcome",
+        },
+        {
+            "identifiers": None,
+            "event": "click",
+            "timestamp": "2026-01-01T00:00:01Z",
+            "orchestration_id": "o",
+            "orchestration_name": None,
+        },
+    ]
+    block = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    assert export.line_fields is not None
+    read = LineRecords(export.line_fields, transform=export.transform_columns, key="timestamp")
+    records = read(block)
+    assert records is not None
+    assert is_records(records)
+    assert as_dicts(records) == [export.transform(dict(line)) for line in lines]
+
+
+def test_event_identifiers_that_are_not_an_object_make_a_bad_row():
+    export = BatchEventsExport(None, ["open"], stream="batch_events")  # type: ignore[arg-type]
+    line = {"identifiers": "a", "event": "open", "timestamp": "2026-01-01T00:00:00Z"}
+    with pytest.raises(TypeError, match="identifiers is not an object: str"):
+        export.transform(line)
+
+
+def test_renamed_event_fields_are_read_as_dicts():
+    export = BatchEventsExport(
+        None,  # type: ignore[arg-type]
+        ["open"],
+        stream="batch_events",
+        fields={"timestamp": "date"},
+    )
+    assert export.line_fields is None

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import operator
 from abc import abstractmethod
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from itertools import repeat
@@ -25,7 +23,7 @@ from singer_sdk import SchemaDirectory, StreamSchema
 from typing_extensions import override
 
 from tap_exports import schemas
-from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
+from tap_exports.engine.adapter import Columns, DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import ExportJob, Window
 from tap_exports.engine.status import ExportStatus, StatusMap
 from tap_exports.engine.stream import BulkExportStream
@@ -65,6 +63,8 @@ STATUSES = StatusMap(
 IN_PROGRESS = frozenset({"CREATED", "PENDING", "RUNNING"})
 #: What a record of batch_events needs: its key and its bookmark.
 REQUIRED_EVENT_FIELDS = ("event", "timestamp")
+#: An event line as the tap's schema expects it (Batch does not document the line).
+EVENT_LINE_FIELDS = ("identifiers", "event", "timestamp", "orchestration_id", "orchestration_name")
 
 
 class BatchExport(ExportAdapter):
@@ -83,10 +83,13 @@ class BatchExport(ExportAdapter):
     def transform(self, row: Row) -> Row:
         """One NDJSON line → one record."""
 
-    def transform_batch(self, rows: list[Row]) -> bool:
-        """:meth:`transform` of a whole batch in place; False to go row by row."""
-        del rows
-        return False
+    #: The fields of a line as Batch writes it, read column by column
+    #: (:meth:`transform_columns`); None: every line is read as a dict.
+    line_fields: tuple[str, ...] | None = None
+
+    def transform_columns(self, columns: Columns, rows: int) -> Columns:
+        """:meth:`transform` of a block of lines holding exactly :attr:`line_fields`."""
+        raise NotImplementedError
 
     @override
     def create(self, window: Window) -> ExportJob:
@@ -161,7 +164,8 @@ class BatchExport(ExportAdapter):
                 ),
                 format=FileFormat.NDJSON,
                 transform=self.transform,
-                transform_batch=self.transform_batch,
+                columns=self.transform_columns if self.line_fields else None,
+                line_fields=self.line_fields,
             )
 
     def download_link(self, url: str, export_id: str) -> str:
@@ -179,6 +183,16 @@ class BatchExport(ExportAdapter):
                 hint="check batch.base_url",
             )
         return self.api.redirect_location(url, export_id=export_id)
+
+
+def json_object(value: Any, name: str) -> Mapping[str, Any]:
+    """``value`` when it is an object, ``{}`` for null or missing; else the row is bad."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        msg = f"{name} is not an object: {type(value).__name__}"
+        raise TypeError(msg)
+    return value
 
 
 def origin(url: str) -> str:
@@ -221,6 +235,7 @@ class BatchEventsExport(BatchExport):
         self.events = list(events)
         self.stream = stream
         self.renamed = {name: field for field, name in (fields or {}).items() if name != field}
+        self.line_fields = None if self.renamed else EVENT_LINE_FIELDS
 
     @override
     def windows(
@@ -270,28 +285,24 @@ class BatchEventsExport(BatchExport):
                 row[field] = row.pop(name)
         if row.get("event") is None or row.get("timestamp") is None:
             raise self._layout_error(row)
-        identifiers = row.pop("identifiers", None) or {}
-        row["custom_id"] = identifiers.get("custom_id")
+        row["custom_id"] = json_object(row.pop("identifiers", None), "identifiers").get("custom_id")
         return row
 
     @override
-    def transform_batch(self, rows: list[Row]) -> bool:
-        """:meth:`transform` of every row, by C-level calls over the batch.
-
-        Checked before anything changes: a renamed field, or a line without its event
-        or time, leaves the batch to :meth:`transform`, which names the bad row.
-        """
-        if self.renamed or any(
-            None in map(dict.get, rows, repeat(field)) for field in REQUIRED_EVENT_FIELDS
-        ):
-            return False
-        found = list(map(dict.pop, rows, repeat("identifiers"), repeat(None)))
+    def transform_columns(self, columns: Columns, rows: int) -> Columns:
+        """Checked first: a line without its event or time leaves the block to
+        :meth:`transform`, which names the bad row."""
+        if any(None in columns[field] for field in REQUIRED_EVENT_FIELDS):
+            msg = "an event line without its event or time"
+            raise ValueError(msg)
+        found = columns.pop("identifiers")
         if set(map(type, found)) == {dict}:
-            ids = list(map(dict.get, found, repeat("custom_id")))
+            columns["custom_id"] = list(map(dict.get, found, repeat("custom_id")))
         else:
-            ids = [(identifiers or {}).get("custom_id") for identifiers in found]
-        deque(map(operator.setitem, rows, repeat("custom_id"), ids), maxlen=0)
-        return True
+            columns["custom_id"] = [
+                json_object(identifiers, "identifiers").get("custom_id") for identifiers in found
+            ]
+        return columns
 
     def _layout_error(self, row: Row) -> LayoutError:
         file_names = {field: name for name, field in self.renamed.items()}
@@ -328,7 +339,8 @@ class BatchProfilesExport(BatchExport):
 
     @override
     def transform(self, row: Row) -> Row:
-        identifiers, attributes = row.get("identifiers") or {}, row.get("attributes") or {}
+        identifiers = json_object(row.get("identifiers"), "identifiers")
+        attributes = json_object(row.get("attributes"), "attributes")
         out: Row = {name: identifiers.get(name) for name in self.identifiers}
         out.update({column(name): attributes.get(name) for name in self.attributes})
         return out
