@@ -557,6 +557,8 @@ def test_event_identifiers_that_are_not_an_object_make_a_bad_row():
     line = {"identifiers": "a", "event": "open", "timestamp": "2026-01-01T00:00:00Z"}
     with pytest.raises(TypeError, match="identifiers is not an object: str"):
         export.transform(line)
+    # An empty list is how some JSON writers encode an empty object.
+    assert export.transform({**line, "identifiers": []})["custom_id"] is None
 
 
 def test_renamed_event_fields_are_read_as_dicts():

@@ -186,8 +186,9 @@ class BatchExport(ExportAdapter):
 
 
 def json_object(value: Any, name: str) -> Mapping[str, Any]:
-    """``value`` when it is an object, ``{}`` for null or missing; else the row is bad."""
-    if value is None:
+    """``value`` when it is an object; ``{}`` for null, missing, or ``[]`` (how some JSON
+    writers encode an empty object); anything else makes the row bad."""
+    if value is None or value == []:
         return {}
     if not isinstance(value, Mapping):
         msg = f"{name} is not an object: {type(value).__name__}"
