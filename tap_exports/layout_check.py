@@ -27,6 +27,7 @@ from tap_exports.engine.adapter import DownloadTarget, ExportAdapter, Row
 from tap_exports.engine.job import Window
 from tap_exports.engine.lifecycle import wait_until_done
 from tap_exports.engine.reading import FileReader
+from tap_exports.engine.records import as_dicts
 from tap_exports.engine.status import ExportStatus
 from tap_exports.engine.stream import BulkExportStream
 from tap_exports.errors import DataError, LayoutError, TapExportsError, redact
@@ -79,9 +80,10 @@ def small_window(adapter: ExportAdapter, now: dt.datetime) -> Window | None:
 
 
 def first_rows(files: FileReader, target: DownloadTarget) -> list[Row]:
-    """The first rows of one file, read as the stream reads it (limits, bad rows, transform)."""
+    """The first rows of one file, read as the stream reads it (limits, bad rows, transform),
+    as dicts (a batch may be structs: :mod:`~tap_exports.engine.records`)."""
     with closing(files.batches(target)) as batches:
-        return list(islice(chain.from_iterable(batches), ROWS))
+        return list(islice(chain.from_iterable(map(as_dicts, batches)), ROWS))
 
 
 def compare(stream: BulkExportStream, rows: Sequence[Row]) -> tuple[str, str]:
