@@ -10,7 +10,7 @@ differently, or whose rows csv would call bad, is refused, and csv reads it as b
 
 Arrow comes with the ``parquet`` extra; without it every file goes through :mod:`csv`. It
 is imported only once a file proves longer than one segment: importing it costs about a
-third of a second and 35 MB, which a short file would never win back.
+third of a second and 33 MB, which a short file would never win back.
 """
 
 from __future__ import annotations
