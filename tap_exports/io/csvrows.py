@@ -200,7 +200,7 @@ def iter_csv_batches(
         arrow = csvarrow.ColumnarCsv(
             delimiter=delimiter, width=len(header), header=repeated, max_value=max_row_bytes
         )
-        rest = chain(handed, segments)
+        rest = chain([handed.pop()], segments)  # not held once read
         yield from _columnar(rest, arrow, check, stats, size, lines=first[0].count(b"\n"))
 
 
@@ -222,15 +222,17 @@ def _columnar(
             rest = _reader(_joined((segment, whole), segments), check.problems, delimiter, lines)
             yield from check.batches(rest, stats, size, lines_before=lines)
             return
+        before, lines = lines, lines + segment.count(b"\n")
         read = arrow.columns(segment)
         if read is None:
-            alone = _reader([segment], check.problems, delimiter, lines)
-            yield from check.batches(alone, stats, size, lines_before=lines)
+            alone = _reader([segment], check.problems, delimiter, before)
+            yield from check.batches(alone, stats, size, lines_before=before)
         else:
-            batch = CsvColumns(read)
-            stats.rows += len(batch)
-            yield from batch.sliced(size)
-        lines += segment.count(b"\n")
+            # Neither the segment nor Arrow's copy of it stays while the next one is read.
+            del segment
+            stats.rows += len(read)
+            yield from read.sliced(size)
+            del read
 
 
 def blocks_as_segments(blocks: Iterable[bytes]) -> Iterator[tuple[bytes, bool]]:

@@ -179,7 +179,7 @@ def test_large_file_reads_as_columns_in_batches_of_the_size(monkeypatch):
 
 @pytest.mark.parametrize(("rows", "imported"), [(100, False), (200_000, True)])
 def test_arrow_is_imported_only_for_a_file_longer_than_its_first_segment(rows, imported):
-    # Importing it costs a third of a second and 35 MB: a short file never pays.
+    # Importing it costs a third of a second and 33 MB: a short file never pays.
     code = (
         "import sys\n"
         "from tap_exports.io.csvrows import iter_csv_batches\n"
